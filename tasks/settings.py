@@ -1,0 +1,108 @@
+"""Runtime settings, read from the environment and an optional `.env` file.
+
+Names follow the contract in DESIGN.md: the project's own knobs are prefixed `HFDAILY_`, the LLM
+providers' keys and base URLs keep the names their SDKs already read.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+# USD per 1M tokens (input, output). Editable via HFDAILY_PRICES='{"model": [in, out]}'.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "claude-sonnet-4-5": (3.00, 15.00),
+    "claude-haiku-4-5": (1.00, 5.00),
+    "mistral-large-latest": (2.00, 6.00),
+    "mistral-small-latest": (0.10, 0.30),
+}
+
+
+def _env(name: str, *more: str) -> AliasChoices:
+    return AliasChoices(name, *more)
+
+
+class Settings(BaseSettings):
+    """Everything hfdaily reads from its environment. Construct once per run and pass it down."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(Path("data"), validation_alias=_env("HFDAILY_DATA_DIR"))
+    site_dir: Path = Field(Path("site"), validation_alias=_env("HFDAILY_SITE_DIR"))
+    site_url: str = Field("", validation_alias=_env("HFDAILY_SITE_URL"))
+    hf_url: str = Field("https://huggingface.co", validation_alias=_env("HFDAILY_HF_URL"))
+    arxiv_url: str = Field("https://arxiv.org", validation_alias=_env("HFDAILY_ARXIV_URL"))
+
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
+    anthropic_base_url: str | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
+    mistral_api_key: SecretStr | None = Field(None, validation_alias=_env("MISTRAL_API_KEY"))
+    mistral_base_url: str | None = Field(None, validation_alias=_env("MISTRAL_BASE_URL"))
+    # Read keys from Prefect Secret blocks named like `hfdaily-openai-api-key` when the env has none.
+    use_secret_blocks: bool = Field(False, validation_alias=_env("HFDAILY_USE_SECRET_BLOCKS"))
+
+    # Feed and downloads
+    feed_page_size: int = Field(50, ge=1, le=100, validation_alias=_env("HFDAILY_FEED_PAGE_SIZE"))
+    http_timeout: float = Field(30.0, gt=0, validation_alias=_env("HFDAILY_HTTP_TIMEOUT"))
+    pdf_max_bytes: int = Field(30 * 1024 * 1024, gt=0, validation_alias=_env("HFDAILY_PDF_MAX_BYTES"))
+    pdf_parse_timeout: float = Field(30.0, gt=0, validation_alias=_env("HFDAILY_PDF_PARSE_TIMEOUT"))
+    keep_pdfs: bool = Field(False, validation_alias=_env("HFDAILY_KEEP_PDFS"))
+    pdf_concurrency: int = Field(4, ge=1, validation_alias=_env("HFDAILY_PDF_CONCURRENCY"))
+
+    # Retries (task level for HTTP, call level for LLMs); the base delay doubles per attempt.
+    retries: int = Field(3, ge=0, validation_alias=_env("HFDAILY_RETRIES"))
+    retry_base_delay: float = Field(2.0, ge=0, validation_alias=_env("HFDAILY_RETRY_BASE_DELAY"))
+    retry_max_wait: float = Field(60.0, ge=0, validation_alias=_env("HFDAILY_RETRY_MAX_WAIT"))
+
+    # Concurrency: task-runner workers for one run, and a cap of calls in flight per LLM provider.
+    max_workers: int = Field(16, ge=1, validation_alias=_env("HFDAILY_MAX_WORKERS"))
+    provider_concurrency: int = Field(4, ge=1, validation_alias=_env("HFDAILY_PROVIDER_CONCURRENCY"))
+    llm_timeout: float = Field(60.0, gt=0, validation_alias=_env("HFDAILY_LLM_TIMEOUT"))
+
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES), validation_alias=_env("HFDAILY_PRICES")
+    )
+    max_cost: float | None = Field(None, ge=0, validation_alias=_env("HFDAILY_MAX_COST"))
+
+    @cached_property
+    def days_dir(self) -> Path:
+        return self.data_dir / "days"
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def api_key(self, provider: str) -> str | None:
+        """The key for `provider` (openai, anthropic, mistral) from env, else a Prefect Secret block."""
+        secret: SecretStr | None = getattr(self, f"{provider}_api_key")
+        if secret is not None and secret.get_secret_value():
+            return secret.get_secret_value()
+        if self.use_secret_blocks:
+            return _secret_block(f"hfdaily-{provider}-api-key")
+        return None
+
+    def base_url(self, provider: str) -> str | None:
+        return getattr(self, f"{provider}_base_url")
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, so tests and log filters can check none leaks."""
+        return [k for p in ("openai", "anthropic", "mistral") if (k := self.api_key(p))]
+
+
+def _secret_block(name: str) -> str | None:
+    try:
+        from prefect.blocks.system import Secret
+
+        return Secret.load(name).get()
+    except Exception:  # a missing block or no reachable server both mean "no key"
+        return None
