@@ -1,0 +1,371 @@
+"""The sandbox HTTP server: HF feed, arXiv PDFs, OpenAI / Anthropic / Mistral, and a control API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sandbox import feed, llm
+from sandbox.faults import Rule, llm_content
+from sandbox.pdfgen import build_pdf, build_slow_pdf, tiny_png
+from sandbox.providers import completion, error_body, parse_request
+from sandbox.state import SandboxState
+from sandbox.synth import base_id, parse_date, stable_hash, synth_paper, with_feed_facts
+
+LLM_ROUTES = {
+    "/openai/v1/chat/completions": "openai",
+    "/mistral/v1/chat/completions": "mistral",
+    "/anthropic/v1/messages": "anthropic",
+}
+STEP_HEADER = "X-Hfdaily-Step"
+_HTML = (
+    b"<!doctype html><html><head><title>Just a moment...</title></head><body><h1>Please wait</h1>"
+    b"<p>Checking your browser before accessing the site.</p></body></html>"
+)
+_slow_pdf = lru_cache(maxsize=4)(build_slow_pdf)
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], state: SandboxState, *, verbose: bool = False) -> None:
+        self.state = state
+        self.verbose = verbose
+        super().__init__(address, Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "hfdaily-sandbox/0.1"
+    timeout = 120  # idle keep-alive connections give their thread back after this
+    server: SandboxServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            data = bytearray()
+            while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return bytes(data)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(value, ensure_ascii=False).encode(), "application/json", headers)
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        body = self._read_body() if method == "POST" else b""
+        try:
+            if method == "GET" and url.path == "/api/daily_papers":
+                self._hf(parse_qs(url.query))
+            elif method == "GET" and url.path.startswith("/pdf/"):
+                self._pdf(url.path.removeprefix("/pdf/"))
+            elif method == "GET" and url.path.startswith("/thumbnails/"):
+                self._send(200, tiny_png(stable_hash("thumb", url.path) % 2**24), "image/png")
+            elif method == "POST" and url.path in LLM_ROUTES:
+                self._llm(LLM_ROUTES[url.path], body)
+            elif url.path.startswith("/_"):
+                self._control(method, url.path, body)
+            else:
+                self._json(404, {"error": f"no route for {method} {url.path}"})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:  # a sandbox bug: answer 500 rather than drop the connection
+            traceback.print_exc()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._json(500, {"error": f"sandbox internal error: {type(exc).__name__}: {exc}"})
+
+    # ---- faults -------------------------------------------------------------------------------------
+
+    def _pre(self, target: str, where: str, step: str | None = None) -> Rule | None:
+        """Latency, then the fault rule for this request; status and timeout faults are answered here."""
+        state = self.server.state
+        delay = state.latency_for(target)
+        if delay:
+            time.sleep(delay)
+        rule = state.take_rule(target, where, step)
+        if rule is None:
+            return None
+        if rule.status is not None:
+            headers = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
+            message = f"sandbox fault: HTTP {rule.status}"
+            if target == "pdf":
+                html = f"<html><body><h1>Error {rule.status}</h1><p>{message}</p></body></html>"
+                self._send(rule.status, html.encode(), "text/html; charset=utf-8", headers)
+            else:
+                self._json(rule.status, error_body(target, rule.status, message), headers)
+            return rule
+        if rule.mode == "timeout":
+            time.sleep(rule.delay)
+            self.close_connection = True
+        return rule
+
+    @staticmethod
+    def _answered(rule: Rule | None) -> bool:
+        return rule is not None and (rule.status is not None or rule.mode == "timeout")
+
+    def _finish(self, mode: str | None, body: bytes, ctype: str) -> None:
+        """Send a 200 answer, broken by a transport-level fault mode."""
+        if mode == "html":
+            self._send(200, _HTML, "text/html; charset=utf-8")
+        elif mode == "truncate":
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        elif mode == "malformed" and not ctype.startswith("application/pdf"):
+            self._send(200, body[: len(body) // 2] + b"<!-- broken", ctype)
+        else:
+            self._send(200, body, ctype)
+
+    # ---- HF feed ------------------------------------------------------------------------------------
+
+    def _hf(self, query: dict[str, list[str]]) -> None:
+        state = self.server.state
+        state.count("hf")
+        rule = self._pre("hf", self.path)
+        if self._answered(rule):
+            return
+        date = (query.get("date") or [time.strftime("%Y-%m-%d", time.gmtime())])[0]
+        if parse_date(date) is None:
+            self._json(400, {"error": "Invalid date"})
+            return
+        try:
+            limit = int((query.get("limit") or ["50"])[0])
+            p = int((query.get("p") or ["0"])[0])
+        except ValueError:
+            self._json(400, {"error": "Invalid limit or page"})
+            return
+        if state.recorded_dir is not None:
+            items = feed.recorded_items(state.recorded_dir, date)
+        else:
+            host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_port}"
+            items = feed.synthetic_items(date, state.papers_per_day, f"http://{host}")
+        value: Any = feed.page(items, limit, p)
+        mode = rule.mode if rule else None
+        if mode == "empty":
+            value = []
+        elif mode == "wrong_schema":
+            value = {"papers": value, "count": len(value)}
+        self._finish(mode, json.dumps(value, ensure_ascii=False).encode(), "application/json")
+
+    # ---- PDFs ---------------------------------------------------------------------------------------
+
+    def _paper(self, arxiv_id: str) -> Any:
+        paper = synth_paper(arxiv_id)
+        recorded = self.server.state.recorded_dir
+        if recorded is not None:
+            facts = feed.recorded_index(recorded).get(paper.arxiv_id)
+            if facts:
+                paper = with_feed_facts(paper, facts[0], list(facts[1]))
+        return paper
+
+    def _pdf(self, raw_id: str) -> None:
+        arxiv_id = base_id(raw_id)
+        self.server.state.count("pdf", pdf_id=arxiv_id)
+        rule = self._pre("pdf", self.path)
+        if self._answered(rule):
+            return
+        if not arxiv_id:
+            self._send(404, b"<html><body>Not found</body></html>", "text/html")
+            return
+        mode = rule.mode if rule else None
+        if mode == "oversize":
+            self._oversize(rule.size if rule else 0)
+        elif mode == "hang_pdf":
+            self._send(200, _slow_pdf(rule.ops if rule else 0), "application/pdf")
+        elif mode == "empty":
+            self._send(200, b"", "application/pdf")
+        elif mode == "malformed":
+            junk = bytes((stable_hash("junk", arxiv_id, i) % 256) for i in range(4096))
+            self._send(200, b"%PDF-1.7\n" + junk, "application/pdf")
+        else:
+            self._finish(mode, build_pdf(self._paper(arxiv_id)), "application/pdf")
+
+    def _oversize(self, size: int) -> None:
+        total = size + 64 * 1024
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pdf")
+        self.send_header("Content-Length", str(total))
+        self.end_headers()
+        head = b"%PDF-1.4\n%" + b"\x00" * 1024
+        self.wfile.write(head)
+        sent, chunk = len(head), b"0" * 65536
+        while sent < total:
+            piece = chunk[: total - sent]
+            self.wfile.write(piece)
+            sent += len(piece)
+
+    # ---- LLMs ---------------------------------------------------------------------------------------
+
+    def _llm(self, provider: str, raw: bytes) -> None:
+        state = self.server.state
+        step = self.headers.get(STEP_HEADER)
+        state.count(provider, step=step)
+        try:
+            body = json.loads(raw or b"{}")
+            req = parse_request(provider, body if isinstance(body, dict) else {})
+        except ValueError:
+            self._json(400, error_body(provider, 400, "request body is not valid JSON"))
+            return
+        rule = self._pre(provider, f"{self.path}\n{req.text}", step)
+        if self._answered(rule):
+            return
+        if not self._authorized(provider):
+            message = "missing API key" if provider != "openai" else "Incorrect API key provided: missing"
+            self._json(401, error_body(provider, 401, message))
+            return
+        if step not in llm.STEPS:
+            message = f"sandbox: header {STEP_HEADER} must be one of {list(llm.STEPS)}, got {step!r}"
+            self._json(400, error_body(provider, 400, message))
+            return
+        value = llm.answer_value(step, req.text, req.schema)
+        if req.json_object and isinstance(value, list):
+            value = {"items": value}
+        mode = rule.mode if rule else None
+        content = llm_content(mode, value, step)
+        answer = completion(provider, req.model, content, llm.tokens(req.text), llm.tokens(content))
+        body_bytes = json.dumps(answer, ensure_ascii=False).encode()
+        self._finish(None if mode == "malformed" else mode, body_bytes, "application/json")
+
+    def _authorized(self, provider: str) -> bool:
+        if provider == "anthropic" and self.headers.get("x-api-key", "").strip():
+            return True
+        auth = self.headers.get("Authorization", "")
+        return auth.lower().startswith("bearer ") and bool(auth[7:].strip())
+
+    # ---- control ------------------------------------------------------------------------------------
+
+    def _control(self, method: str, path: str, raw: bytes) -> None:
+        state = self.server.state
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            self._json(400, {"error": "body is not valid JSON"})
+            return
+        routes: dict[tuple[str, str], Callable[[], Any]] = {
+            ("GET", "/_health"): lambda: {"ok": True},
+            ("GET", "/_stats"): state.stats,
+            ("POST", "/_reset"): lambda: (state.reset(), {"ok": True})[1],
+            ("GET", "/_faults"): state.list_rules,
+            ("POST", "/_faults"): lambda: {"active": state.add_rules(payload)},
+            ("GET", "/_latency"): lambda: state.set_latency({}),
+            ("POST", "/_latency"): lambda: state.set_latency(payload),
+            ("GET", "/_config"): lambda: state.set_config({}),
+            ("POST", "/_config"): lambda: state.set_config(payload),
+        }
+        try:
+            if method == "GET" and path.startswith("/_planted/"):
+                paper = self._paper(path.removeprefix("/_planted/"))
+                result: Any = {
+                    "arxiv_id": paper.arxiv_id,
+                    "affiliations": list(paper.affiliations),
+                    "layout": paper.layout,
+                    "title": paper.title,
+                    "authors": list(paper.authors),
+                }
+            elif (method, path) in routes:
+                result = routes[(method, path)]()
+            else:
+                self._json(404, {"error": f"no control route {method} {path}"})
+                return
+        except (ValueError, TypeError) as exc:
+            self._json(400, {"error": str(exc)})
+            return
+        self._json(200, result)
+
+
+# ---- running it ---------------------------------------------------------------------------------------
+
+
+def make_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    recorded_dir: str | Path | None = None,
+    papers_per_day: int = 8,
+    verbose: bool = False,
+) -> SandboxServer:
+    state = SandboxState(
+        recorded_dir=Path(recorded_dir) if recorded_dir else None, papers_per_day=papers_per_day
+    )
+    return SandboxServer((host, port), state, verbose=verbose)
+
+
+def serve(host: str, port: int, *, recorded_dir: str | Path | None = None, papers_per_day: int = 8) -> None:
+    """Serve in the foreground until interrupted."""
+    server = make_server(host, port, recorded_dir=recorded_dir, papers_per_day=papers_per_day)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+class RunningSandbox:
+    """A sandbox served from a background thread of this process."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.port: int = server.server_port
+        host = server.server_address[0]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=server.serve_forever, name="hfdaily-sandbox", daemon=True)
+        self._thread.start()
+
+    @property
+    def state(self) -> SandboxState:
+        return self.server.state
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start(host: str = "127.0.0.1", port: int = 0, **kw: Any) -> RunningSandbox:
+    return RunningSandbox(make_server(host, port, **kw))
