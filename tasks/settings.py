@@ -20,7 +20,7 @@ TEMPLATES_DIR = PROJECT_ROOT / "templates"
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
     "gpt-4o": (2.50, 10.00),
-    "claude-sonnet-4-5": (3.00, 15.00),
+    "claude-sonnet-5-5": (3.00, 15.00),
     "claude-haiku-4-5": (1.00, 5.00),
     "mistral-large-latest": (2.00, 6.00),
     "mistral-small-latest": (0.10, 0.30),

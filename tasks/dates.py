@@ -1,0 +1,42 @@
+"""The date a run is for: validated, never in the future, never before HF Daily Papers existed."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+from tasks.errors import InvalidDateError
+
+FIRST_DATE = date(2023, 5, 1)  # HF Daily Papers has no data before this
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def parse_date(value: str, *, today: date | None = None) -> date:
+    """A YYYY-MM-DD string as a date in the allowed range, or InvalidDateError with a one-line reason."""
+    text = str(value).strip()
+    if not _ISO_DATE.match(text):
+        raise InvalidDateError(f"invalid date {text[:40]!r}: expected YYYY-MM-DD")
+    try:
+        parsed = date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidDateError(f"invalid date {text!r}: {exc}") from exc
+    if parsed < FIRST_DATE:
+        raise InvalidDateError(f"date {text} is before {FIRST_DATE}, when HF Daily Papers begins")
+    today = today or today_utc()
+    if parsed > today:
+        raise InvalidDateError(f"date {text} is in the future (today is {today} UTC)")
+    return parsed
+
+
+def resolve_date(value: str | None, scheduled: datetime | None = None, *, today: date | None = None) -> str:
+    """The run's date: the given one, else the flow run's scheduled date (UTC), else today (UTC)."""
+    if value:
+        return parse_date(value, today=today).isoformat()
+    if scheduled is not None:
+        when = scheduled.astimezone(UTC).date() if scheduled.tzinfo else scheduled.date()
+        return parse_date(when.isoformat(), today=today).isoformat()
+    return (today or today_utc()).isoformat()
