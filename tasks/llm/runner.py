@@ -1,0 +1,222 @@
+"""Runs one prompt through its provider chain: cache, concurrency caps, retries, validation, fallback."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from tasks.errors import HfDailyError
+from tasks.llm.cache import AnswerCache, CachedAnswer, cache_key
+from tasks.llm.parsing import ParseError, parse_model, parse_string_list
+from tasks.llm.prompts import ChainEntry, Prompt
+from tasks.llm.providers import CLIENTS, Completion, LLMCallError, ProviderClient
+from tasks.llm.usage import BudgetExceeded, UsageMeter, cost_usd
+from tasks.log import get_logger
+from tasks.models import Usage
+from tasks.settings import Settings
+
+FailureStatus = Literal["error", "skipped", "deferred"]
+
+
+class StepFailed(HfDailyError):
+    """No provider of the chain produced a valid answer. `status` says why; nothing is cached."""
+
+    def __init__(self, message: str, *, status: FailureStatus, usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.usage = usage or Usage()
+
+
+@dataclass
+class StepAnswer:
+    value: Any  # list[str] or a validated pydantic model
+    provider: str
+    model: str
+    usage: Usage
+    notes: list[str] = field(default_factory=list)  # what went wrong before the answer that counted
+
+
+def _is_empty(value: Any) -> bool:
+    return isinstance(value, list) and not value
+
+
+class LLMRuntime:
+    """Process-wide LLM state: SDK clients, per-provider caps, the answer cache and the usage meter."""
+
+    def __init__(self, settings: Settings, meter: UsageMeter | None = None) -> None:
+        self.settings = settings
+        self.meter = meter or UsageMeter(settings.max_cost)
+        self.cache = AnswerCache(settings.cache_dir / "llm")
+        self._clients: dict[str, ProviderClient | None] = {}
+        self._caps = {p: threading.BoundedSemaphore(settings.provider_concurrency) for p in CLIENTS}
+        self._lock = threading.Lock()
+
+    # -- providers ---------------------------------------------------------------------------
+    def client(self, provider: str) -> ProviderClient | None:
+        """The SDK client, or None (with one warning per run) when the provider has no key."""
+        with self._lock:
+            if provider not in self._clients:
+                key = self.settings.api_key(provider)
+                if key:
+                    self._clients[provider] = CLIENTS[provider](
+                        key, self.settings.base_url(provider), self.settings.llm_timeout
+                    )
+                else:
+                    get_logger().warning("%s: no API key set; skipping it in every chain", provider)
+                    self._clients[provider] = None
+            return self._clients[provider]
+
+    def _call(self, client: ProviderClient, entry: ChainEntry, system: str, user: str,
+              schema: type[BaseModel] | None, step: str) -> tuple[Completion, Usage]:
+        """One paid request, retried on transient errors with backoff, jitter and Retry-After."""
+        s = self.settings
+        for attempt in range(s.retries + 1):
+            self.meter.check()
+            try:
+                with self._caps[entry.provider]:
+                    done = client.complete(
+                        model=entry.model, system=system, user=user, temperature=entry.temperature,
+                        max_tokens=entry.max_tokens, schema=schema, step=step,
+                    )
+            except LLMCallError as exc:
+                if not exc.retriable or attempt == s.retries:
+                    raise
+                backoff = s.retry_base_delay * 2**attempt * random.uniform(0.5, 1.5)
+                wait = min(s.retry_max_wait, max(backoff, exc.retry_after or 0.0))
+                get_logger().info("%s %s: %s; retry %d in %.1f s", step, entry.provider, exc, attempt + 1, wait)
+                time.sleep(wait)
+                continue
+            usage = Usage(
+                calls=1, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
+                cost_usd=cost_usd(entry.model, done.input_tokens, done.output_tokens, s.prices),
+            )
+            self.meter.add(usage)
+            return done, usage
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- one chain entry ---------------------------------------------------------------------
+    def ask(self, prompt: Prompt, entry: ChainEntry, inputs: dict[str, Any], tally: list[Usage]) -> tuple[Any, str]:
+        """A validated answer from one provider: from the cache, or asked (and re-asked once if invalid).
+
+        The usage of every call made, including ones whose answer was rejected, is appended to `tally`.
+        """
+        client = self.client(entry.provider)
+        if client is None:
+            raise StepFailed(f"{entry.provider}: no API key", status="skipped")
+        user = prompt.render(entry, inputs)
+        schema = prompt.output_model if entry.structured else None
+        key = cache_key(
+            prompt_digest=prompt.digest, provider=entry.provider, model=entry.model, params=entry.params,
+            messages=[{"role": "system", "content": prompt.system}, {"role": "user", "content": user}],
+        )
+        log = get_logger()
+        if (hit := self.cache.get(key)) is not None:
+            try:
+                value = self._parse(prompt, hit.text)
+                tally.append(Usage(cached=1))
+                return value, hit.model
+            except ParseError:
+                pass  # validation rules changed since it was cached: ask again
+        log.debug("%s %s prompt:\n%s", prompt.step, entry.provider, user)
+        done, usage = self._call(client, entry, prompt.system, user, schema, prompt.step)
+        tally.append(usage)
+        log.debug("%s %s answer:\n%s", prompt.step, entry.provider, done.text)
+        try:
+            value = self._parse(prompt, done.text)
+        except ParseError as first:
+            log.info("%s %s: invalid answer (%s); asking once more", prompt.step, entry.provider, first)
+            retry_user = (
+                f"{user}\nYour previous answer was rejected: {first}\n"
+                "Answer again with valid JSON in the requested shape and nothing else."
+            )
+            done, more = self._call(client, entry, prompt.system, retry_user, schema, prompt.step)
+            tally.append(more)
+            value = self._parse(prompt, done.text)  # a second ParseError goes to the next provider
+        self.cache.put(key, CachedAnswer(
+            text=done.text, model=done.model, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
+        ))
+        return value, done.model
+
+    @staticmethod
+    def _parse(prompt: Prompt, text: str) -> Any:
+        model = prompt.output_model
+        return parse_string_list(text) if model is None else parse_model(text, model)
+
+    # -- the chain ---------------------------------------------------------------------------
+    def run(self, prompt: Prompt, inputs: dict[str, Any]) -> StepAnswer:
+        """Try each provider of the chain in order until one gives a valid (and, if asked, non-empty) answer."""
+        notes: list[str] = []
+        tally: list[Usage] = []
+        empty: StepAnswer | None = None
+        skipped = 0
+        for entry in prompt.chain:
+            try:
+                value, model = self.ask(prompt, entry, inputs, tally)
+            except StepFailed as exc:
+                skipped += exc.status == "skipped"
+                notes.append(str(exc))
+                continue
+            except BudgetExceeded as exc:
+                raise StepFailed(str(exc), status="deferred", usage=_sum(tally)) from exc
+            except (LLMCallError, ParseError) as exc:
+                notes.append(f"{entry.provider}: {exc}" if isinstance(exc, ParseError) else str(exc))
+                continue
+            answer = StepAnswer(value, entry.provider, model, _sum(tally), list(notes))
+            if prompt.fallback_on_empty and _is_empty(value):
+                notes.append(f"{entry.provider}: empty answer")
+                empty = answer
+                continue
+            return answer
+        if empty is not None:  # every provider that answered found nothing: that is the answer
+            empty.usage = _sum(tally)
+            return empty
+        status: FailureStatus = "skipped" if skipped == len(prompt.chain) else "error"
+        raise StepFailed("; ".join(notes) or "no provider in the chain", status=status, usage=_sum(tally))
+
+
+def _sum(usages: list[Usage]) -> Usage:
+    total = Usage()
+    for u in usages:
+        total = total + u
+    return total
+
+
+_runtimes: dict[str, LLMRuntime] = {}
+_runtime_lock = threading.Lock()
+
+
+def _run_key() -> str:
+    """The flow run this code runs in (a task sees its parent flow run), so concurrent runs keep apart."""
+    try:
+        from prefect.runtime import flow_run
+
+        return str(flow_run.id or "")
+    except Exception:  # outside Prefect
+        return ""
+
+
+def configure(settings: Settings, max_cost: float | None = None, key: str | None = None) -> LLMRuntime:
+    """Install a fresh runtime (clients, caps, usage meter) for the current flow run."""
+    runtime = LLMRuntime(settings, UsageMeter(max_cost if max_cost is not None else settings.max_cost))
+    with _runtime_lock:
+        _runtimes[_run_key() if key is None else key] = runtime
+    return runtime
+
+
+def release(key: str | None = None) -> None:
+    with _runtime_lock:
+        _runtimes.pop(_run_key() if key is None else key, None)
+
+
+def current() -> LLMRuntime:
+    key = _run_key()
+    with _runtime_lock:
+        runtime = _runtimes.get(key) or _runtimes.get("")
+    if runtime is None:
+        raise HfDailyError("the LLM runtime is not configured; call tasks.llm.runner.configure() first")
+    return runtime

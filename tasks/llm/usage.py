@@ -1,0 +1,53 @@
+"""Token accounting, prices and the per-run spending cap."""
+
+from __future__ import annotations
+
+import threading
+
+from tasks.errors import HfDailyError
+from tasks.models import Usage
+
+
+class BudgetExceeded(HfDailyError):
+    """The run reached its --max-cost: no new LLM call starts; the next run picks up what is left."""
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int, prices: dict[str, tuple[float, float]]) -> float:
+    """Cost from a per-1M-token price table; an unknown model costs 0 (and is visible as such)."""
+    price_in, price_out = prices.get(model, (0.0, 0.0))
+    return round((input_tokens * price_in + output_tokens * price_out) / 1_000_000, 8)
+
+
+class UsageMeter:
+    """Thread-safe running total of a run's LLM usage, with an optional spending cap."""
+
+    def __init__(self, max_cost: float | None = None) -> None:
+        self.max_cost = max_cost
+        self._total = Usage()
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Raise BudgetExceeded when the cap is reached; called before every paid call."""
+        with self._lock:
+            if self.max_cost is not None and self._total.cost_usd >= self.max_cost:
+                raise BudgetExceeded(
+                    f"budget of ${self.max_cost:g} reached (${self._total.cost_usd:.6f} spent); "
+                    "left for the next run"
+                )
+
+    def add(self, usage: Usage) -> None:
+        with self._lock:
+            self._total = self._total + usage
+
+    @property
+    def total(self) -> Usage:
+        with self._lock:
+            return self._total.model_copy()
+
+    @property
+    def exhausted(self) -> bool:
+        try:
+            self.check()
+        except BudgetExceeded:
+            return True
+        return False
