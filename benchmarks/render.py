@@ -1,0 +1,76 @@
+"""Benchmark: render a year of synthetic days (250 × 25 papers) and print a Markdown table.
+
+    python benchmarks/render.py [--days 250] [--papers 25] [--profile]
+
+The store is invented data built from the pydantic models (tests/site_data.py) in a temporary directory.
+Target: a full `render_site` in ≤ 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from tasks.render import load_days, render_for_day, render_site  # noqa: E402
+from tasks.settings import Settings  # noqa: E402
+from tests.site_data import synthetic_store, write_store  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=250)
+    parser.add_argument("--papers", type=int, default=25)
+    parser.add_argument("--profile", action="store_true", help="print the top functions of render_site")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="hfdaily-bench-") as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data", site_dir=Path(tmp) / "site",
+                            site_url="https://example.org/hfdaily")
+        store = synthetic_store(args.days, args.papers)
+        write_store(settings.days_dir, store)
+        papers = sum(len(d.papers) for d in store)
+        store_mb = sum(p.stat().st_size for p in settings.days_dir.iterdir()) / 1e6
+
+        rows = []
+        t0 = time.perf_counter()
+        load_days(settings)
+        rows.append(("load_days", time.perf_counter() - t0, None))
+
+        profiler = cProfile.Profile() if args.profile else None
+        t0 = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        written = render_site(settings)
+        if profiler:
+            profiler.disable()
+        rows.append(("render_site (cold)", time.perf_counter() - t0, written))
+
+        t0 = time.perf_counter()
+        written_again = render_site(settings)
+        rows.append(("render_site (warm)", time.perf_counter() - t0, written_again))
+
+        t0 = time.perf_counter()
+        daily = render_for_day(settings, store[-1].date)
+        rows.append(("render_for_day (latest)", time.perf_counter() - t0, daily))
+
+        print(f"Synthetic store: {len(store)} days, {papers} papers, {store_mb:.1f} MB of JSON\n")
+        print("| step | days | papers | files | seconds | MB written |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, seconds, files in rows:
+            count = len(files) if files is not None else 0
+            mb = sum(p.stat().st_size for p in files) / 1e6 if files else 0.0
+            print(f"| {name} | {len(store)} | {papers} | {count} | {seconds:.2f} | {mb:.1f} |")
+        if profiler:
+            print()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Building blocks of the static site; `tasks.render` is the public entry point that composes them."""

@@ -1,0 +1,71 @@
+"""Writing the site: atomic file replacement, static assets, and removal of pages whose day is gone."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+# Pages the renderer owns; only these are ever deleted when stale (other files in site_dir are left alone).
+GENERATED = {
+    "d": re.compile(r"^\d{4}-\d{2}-\d{2}\.html$"),
+    "zh": re.compile(r"^\d{4}-\d{2}-\d{2}\.html$"),
+    "m": re.compile(r"^\d{4}-\d{2}\.html$"),
+}
+
+
+def write_atomic(path: Path, content: str | bytes) -> Path:
+    """Replace `path` in one step so a web server or reader never sees a half-written page.
+
+    No fsync: the site is derived data that the next run rebuilds, and syncing hundreds of pages costs
+    more than the whole render.
+    """
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_if_changed(path: Path, content: str | bytes) -> Path | None:
+    """Write only when the bytes differ (static assets): returns the path when it wrote."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        if path.read_bytes() == data:
+            return None
+    except OSError:
+        pass
+    return write_atomic(path, data)
+
+
+def sync_static(src: Path, dst: Path, extra: dict[str, str]) -> list[Path]:
+    """Copy templates/static/* (and generated `extra` files) into site_dir/static/."""
+    written = []
+    for file in sorted(src.iterdir()):
+        if not file.is_file() or file.name.startswith("."):
+            continue
+        if (out := write_if_changed(dst / file.name, file.read_bytes())) is not None:
+            written.append(out)
+    for name, text in extra.items():
+        if (out := write_if_changed(dst / name, text)) is not None:
+            written.append(out)
+    return written
+
+
+def prune(site_dir: Path, keep: set[Path]) -> list[Path]:
+    """Delete generated pages that this build did not write (their day file was removed)."""
+    removed = []
+    for sub, pattern in GENERATED.items():
+        folder = site_dir / sub
+        if not folder.is_dir():
+            continue
+        for file in folder.iterdir():
+            if pattern.match(file.name) and file not in keep:
+                file.unlink()
+                removed.append(file)
+    return removed
