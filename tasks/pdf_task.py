@@ -1,0 +1,41 @@
+"""The Prefect task of the PDF stage: download, read the first page, keep only the text."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import INPUTS, TASK_SOURCE
+
+from tasks.log import get_logger
+from tasks.models import PdfText
+from tasks.pdf import download_pdf, extract_text
+from tasks.retrying import retry_if_transient
+
+# arXiv asks clients to be gentle: a few downloads at a time per process, whatever the task runner allows.
+_DOWNLOADS = threading.BoundedSemaphore(4)
+
+# Keyed on the paper id and the task's code (not on timeouts or limits), persisted next to the data,
+# so a re-run — or another day the paper moved to — re-downloads nothing.
+PDF_CACHE = INPUTS - "timeout" - "max_bytes" - "parse_timeout" - "keep_dir" + TASK_SOURCE
+
+
+def pdf_cache_policy(cache_dir: Path):  # noqa: ANN201 - a prefect CachePolicy
+    return PDF_CACHE.configure(key_storage=str(cache_dir / "pdf-text"))
+
+
+@task(name="pdf-text", task_run_name="pdf-{arxiv_id}", cache_policy=PDF_CACHE, retries=3,
+      retry_delay_seconds=[2, 4, 8], retry_jitter_factor=0.5, retry_condition_fn=retry_if_transient)
+def pdf_text_task(arxiv_id: str, arxiv_url: str, timeout: float, max_bytes: int, parse_timeout: float,
+                  keep_dir: str | None) -> PdfText:
+    """Download the paper's PDF and return the text of its first page (the PDF itself is dropped)."""
+    with _DOWNLOADS:
+        pdf = download_pdf(arxiv_id, base_url=arxiv_url, timeout=timeout, max_bytes=max_bytes)
+    if keep_dir:
+        path = Path(keep_dir) / f"{arxiv_id.replace('/', '_')}.pdf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pdf)
+    text = extract_text(pdf, time_limit=parse_timeout)
+    get_logger().info("pdf %s: %d pages, %d chars of front matter", arxiv_id, text.pages, len(text.head))
+    return text
