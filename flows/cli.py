@@ -1,0 +1,151 @@
+"""The `hfdaily` command: run a date, backfill a range, rebuild the site, demo, sandbox, serve."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tasks.dates import parse_date
+from tasks.errors import HfDailyError
+
+DEMO_DATES = ("2025-01-22", "2025-01-23", "2025-01-24")
+
+
+def _date_arg(value: str) -> str:
+    try:
+        return parse_date(value).isoformat()
+    except HfDailyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hfdaily", description="Daily multilingual digest of HF Daily Papers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="fetch, enrich, store and render one date")
+    run.add_argument("--date", type=_date_arg, help="YYYY-MM-DD (default: today, UTC)")
+    run.add_argument("--max-cost", type=float, metavar="USD", help="stop starting LLM calls past this spend")
+    run.add_argument("--no-render", action="store_true", help="store the day but do not render pages")
+
+    bf = sub.add_parser("backfill", help="run every date from START to END (inclusive)")
+    bf.add_argument("start", type=_date_arg)
+    bf.add_argument("end", type=_date_arg)
+    bf.add_argument("--force", action="store_true", help="re-run dates that are already complete")
+    bf.add_argument("--max-parallel", type=int, default=2, help="dates processed at once (default 2)")
+    bf.add_argument("--max-cost", type=float, metavar="USD")
+
+    sub.add_parser("site", help="re-render the whole site from the day store")
+
+    demo = sub.add_parser("demo", help="start the sandbox and run a few sample dates against it (offline)")
+    demo.add_argument("--out", type=Path, default=Path("demo"), help="where data/ and site/ go (default demo/)")
+    demo.add_argument("--dates", nargs="+", type=_date_arg, default=list(DEMO_DATES))
+
+    sb = sub.add_parser("sandbox", help="serve the local stand-in for HF, arXiv and the LLM APIs")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    sb.add_argument("--recorded", type=Path, help="serve recorded daily_papers responses from this folder")
+    sb.add_argument("--papers-per-day", type=int, default=8)
+
+    sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site) from this process")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except HfDailyError as exc:
+        print(f"hfdaily: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hfdaily: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from flows.daily import daily_digest
+
+    summary = daily_digest(date=args.date, max_cost=args.max_cost, render=not args.no_render)
+    print(f"{summary['date']}: {summary['line']}")
+    if summary.get("page"):
+        print(f"page: {summary['page']}")
+    return 0
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from flows.backfill import backfill
+
+    if args.end < args.start:
+        raise HfDailyError(f"end {args.end} is before start {args.start}")
+    result = backfill(start=args.start, end=args.end, force=args.force, max_parallel=args.max_parallel,
+                      max_cost=args.max_cost)
+    for date, outcome in result["dates"].items():
+        print(f"{date}: {outcome}")
+    return 1 if result["failed"] else 0
+
+
+def _site(args: argparse.Namespace) -> int:
+    from flows.site import rebuild_site
+
+    written = rebuild_site()
+    print(f"rendered {written} files")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sandbox.server import start
+
+    out: Path = args.out.resolve()
+    began = time.monotonic()
+    with start() as sb:
+        os.environ.update(sandbox_env(sb.url, out))
+        from flows.daily import daily_digest
+
+        for date in sorted(args.dates):
+            summary = daily_digest(date=date)
+            print(f"{date}: {summary['line']}")
+    print(f"\ndemo finished in {time.monotonic() - began:.1f} s")
+    print(f"day files: {out / 'data' / 'days'}")
+    print(f"site:      {(out / 'site' / 'index.html').as_uri()}")
+    return 0
+
+
+def sandbox_env(url: str, out: Path) -> dict[str, str]:
+    """Settings that point every upstream at a running sandbox (with throwaway keys)."""
+    return {
+        "HFDAILY_HF_URL": url,
+        "HFDAILY_ARXIV_URL": url,
+        "OPENAI_BASE_URL": f"{url}/openai/v1",
+        "ANTHROPIC_BASE_URL": f"{url}/anthropic",
+        "MISTRAL_BASE_URL": f"{url}/mistral",
+        "OPENAI_API_KEY": "sandbox-openai-key",
+        "ANTHROPIC_API_KEY": "sandbox-anthropic-key",
+        "MISTRAL_API_KEY": "sandbox-mistral-key",
+        "HFDAILY_DATA_DIR": str(out / "data"),
+        "HFDAILY_SITE_DIR": str(out / "site"),
+    }
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sandbox.__main__ import main as sandbox_main
+
+    argv = ["--host", args.host, "--port", str(args.port), "--papers-per-day", str(args.papers_per_day)]
+    return sandbox_main(argv + (["--recorded", str(args.recorded)] if args.recorded else []))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from flows.serve import serve_deployments
+
+    serve_deployments()
+    return 0
+
+
+COMMANDS = {"run": _run, "backfill": _backfill, "site": _site, "demo": _demo, "sandbox": _sandbox,
+            "serve": _serve}
+
+if __name__ == "__main__":
+    raise SystemExit(main())
