@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from tasks.dates import parse_date
 from tasks.errors import HfDailyError
@@ -22,9 +23,16 @@ def _date_arg(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments get one line on stderr (not the usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hfdaily", description="Daily multilingual digest of HF Daily Papers.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="hfdaily", description="Daily multilingual digest of HF Daily Papers.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="fetch, enrich, store and render one date")
     run.add_argument("--date", type=_date_arg, help="YYYY-MM-DD (default: today, UTC)")
