@@ -7,6 +7,8 @@ never multiply. Every SDK error becomes an `LLMCallError` that says whether a re
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,6 +82,21 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+@contextmanager
+def _sdk_errors(provider: str, sdk: Any, base_error: type[Exception]) -> Iterator[None]:
+    """The OpenAI and Anthropic SDKs share an error hierarchy: map it onto LLMCallError."""
+    try:
+        yield
+    except sdk.APITimeoutError as exc:
+        raise LLMCallError(provider, "request timed out", retriable=True) from exc
+    except sdk.APIConnectionError as exc:
+        raise LLMCallError(provider, "connection failed", retriable=True) from exc
+    except sdk.APIStatusError as exc:
+        raise _status_error(provider, exc.status_code, exc.response.headers, exc.message) from exc
+    except base_error as exc:  # e.g. an answer the SDK could not read
+        raise LLMCallError(provider, f"bad answer: {exc}") from exc
+
+
 class OpenAIClient:
     name = "openai"
 
@@ -98,20 +115,11 @@ class OpenAIClient:
             }
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": user})
-        oa = self._openai
-        try:
+        with _sdk_errors(self.name, self._openai, self._openai.OpenAIError):
             resp = self._client.chat.completions.create(
                 model=model, messages=messages, temperature=temperature, max_tokens=max_tokens,
                 extra_headers={STEP_HEADER: step}, **kwargs,
             )
-        except oa.APITimeoutError as exc:
-            raise LLMCallError(self.name, "request timed out", retriable=True) from exc
-        except oa.APIConnectionError as exc:
-            raise LLMCallError(self.name, "connection failed", retriable=True) from exc
-        except oa.APIStatusError as exc:
-            raise _status_error(self.name, exc.status_code, exc.response.headers, exc.message) from exc
-        except oa.OpenAIError as exc:  # malformed answers the SDK could not read
-            raise LLMCallError(self.name, f"bad answer: {exc}", retriable=False) from exc
         if not resp.choices:
             raise LLMCallError(self.name, "answer has no choices")
         message = resp.choices[0].message
@@ -137,20 +145,12 @@ class AnthropicClient:
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
         an = self._anthropic
-        try:
+        with _sdk_errors(self.name, an, an.AnthropicError):
             resp = self._client.messages.create(
                 # The current Messages API sets sampling itself: it takes no temperature.
                 model=model, system=system or an.NOT_GIVEN, max_tokens=max_tokens,
                 messages=[{"role": "user", "content": user}], extra_headers={STEP_HEADER: step},
             )
-        except an.APITimeoutError as exc:
-            raise LLMCallError(self.name, "request timed out", retriable=True) from exc
-        except an.APIConnectionError as exc:
-            raise LLMCallError(self.name, "connection failed", retriable=True) from exc
-        except an.APIStatusError as exc:
-            raise _status_error(self.name, exc.status_code, exc.response.headers, exc.message) from exc
-        except an.AnthropicError as exc:
-            raise LLMCallError(self.name, f"bad answer: {exc}") from exc
         text = "".join(block.text for block in resp.content if getattr(block, "type", "") == "text")
         return Completion(
             text=text, model=resp.model or model,

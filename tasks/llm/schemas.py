@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -42,6 +44,21 @@ def count_sentences(text: str) -> int:
     return len([s for s in _SENTENCE_END.split(text) if s.strip()])
 
 
+_HAN = r"[\u4e00-\u9fff]"
+
+
+def _written_in(script: str, language: str) -> Callable[[Any, str], str]:
+    """A validator that rejects text without a single character of the language's script."""
+    pattern = re.compile(script)
+
+    def check(cls: Any, v: str) -> str:
+        if not pattern.search(v):
+            raise ValueError(f"must be written in {language}")
+        return v
+
+    return classmethod(check)  # type: ignore[return-value]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -60,12 +77,7 @@ class Review(_Strict):
             raise ValueError("must be exactly one emoji")
         return v
 
-    @field_validator("title", "desc")
-    @classmethod
-    def _cyrillic(cls, v: str) -> str:
-        if not re.search(r"[А-Яа-яЁё]", v):
-            raise ValueError("must be written in Russian")
-        return v
+    _russian = field_validator("title", "desc")(_written_in(r"[А-Яа-яЁё]", "Russian"))
 
 
 class Summary(_Strict):
@@ -76,12 +88,7 @@ class Summary(_Strict):
 
 
 class SummaryZh(Summary):
-    @field_validator("title", "desc")
-    @classmethod
-    def _chinese(cls, v: str) -> str:
-        if not re.search(r"[\u4e00-\u9fff]", v):
-            raise ValueError("must be written in Chinese")
-        return v
+    _chinese = field_validator("title", "desc")(_written_in(_HAN, "Chinese"))
 
 
 class Vocab(_Strict):
@@ -98,12 +105,7 @@ class ZhReadingOut(_Strict):
     vocab: list[Vocab] = Field(min_length=1, max_length=40)
     translation: str = Field(min_length=10, max_length=4000)
 
-    @field_validator("text")
-    @classmethod
-    def _chinese(cls, v: str) -> str:
-        if not re.search(r"[\u4e00-\u9fff]", v):
-            raise ValueError("must be written in Chinese")
-        return v
+    _chinese = field_validator("text")(_written_in(_HAN, "Chinese"))
 
 
 # `output:` names in prompt front matter → the model that validates the answer (None: a list of strings).
