@@ -126,3 +126,31 @@ def test_emoji_and_schemas():
     schema = strict_json_schema(Review)
     assert schema["additionalProperties"] is False and set(schema["required"]) == {"emoji", "title", "desc"}
     assert set(strict_json_schema(Summary)["properties"]) == {"title", "desc"}
+
+
+def test_per_provider_cap_bounds_calls_in_flight(tmp_path):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path, OPENAI_API_KEY="k", HFDAILY_PROVIDER_CONCURRENCY=2)
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    class Slow:
+        name = "openai"
+
+        def complete(self, **kw):
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            time.sleep(0.05)
+            with lock:
+                state["now"] -= 1
+            return Completion(text='{"title": "Clear title", "desc": "A description long enough to pass."}',
+                              model="m", input_tokens=1, output_tokens=1)
+
+    rt = runtime(s, openai=Slow())
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: rt.run(load_prompt("summary_en"), {"title": f"T{i}", "abstract": "A"}),
+                                range(8)))
+    assert len(answers) == 8 and state["peak"] == 2
