@@ -20,7 +20,7 @@ from tasks.errors import HfDailyError, InvalidDateError
 from tasks.feed import fetch_feed
 from tasks.llm import runner
 from tasks.log import get_logger
-from tasks.models import DayFile, PaperRecord, RunRecord, StepState, utcnow
+from tasks.models import DayFile, PaperRecord, RunRecord, StepState, Usage, utcnow
 from tasks.pdf_task import pdf_cache_policy, pdf_text_task
 from tasks.report import publish_progress, publish_run_artifacts
 from tasks.retrying import retry_options
@@ -58,8 +58,7 @@ def daily_digest(date: str | None = None, max_cost: float | None = None, render:
             save_day(settings, day)
             log.info("%s: %d in feed, %d new, %d updated, %d vanished",
                      day_str, len(papers), merged.new, merged.updated, merged.vanished)
-            _run_steps(day, settings, rt)
-            usage = rt.meter.total
+            usage = _run_steps(day, settings, rt)
             record = RunRecord(
                 started_at=started, finished_at=utcnow(), flow_run_id=str(flow_run.id or "") or None,
                 new=merged.new, updated=merged.updated, vanished=merged.vanished,
@@ -82,8 +81,11 @@ def _render(settings: Settings, date: str) -> list[str]:
     return [str(p) for p in render_for_day(settings, date)]
 
 
-def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> None:
-    """Submit every unfinished step, store each result as it arrives; affiliations wait for the PDF."""
+def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> Usage:
+    """Submit every unfinished step, store each result as it arrives; affiliations wait for the PDF.
+
+    Returns this run's LLM usage: paid calls (also those whose answers were rejected) and cache hits.
+    """
     pdf_task = pdf_text_task.with_options(cache_policy=pdf_cache_policy(settings.cache_dir),
                                           **retry_options(settings))
     pending: dict[PrefectFuture, tuple[str | None, str]] = {}
@@ -112,11 +114,13 @@ def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> None:
 
     last_save = time.monotonic()
     done = 0
+    usage = Usage()
     while pending:
         fut = next(iter(as_completed(list(pending))))
         arxiv_id, step = pending.pop(fut)
         result = _result_of(fut, step, arxiv_id)
         apply_result(day, result)
+        usage = usage + result.usage
         done += 1
         if step == "pdf" and result.state.status == "ok" and (paper := day.paper(arxiv_id or "")):
             submit("affiliations", paper, step_inputs("affiliations", paper))
@@ -124,6 +128,7 @@ def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> None:
             save_day(settings, day)
             publish_progress(day, done, done + len(pending))
             last_save = time.monotonic()
+    return usage
 
 
 def _result_of(fut: PrefectFuture, step: str, arxiv_id: str | None) -> StepResult:

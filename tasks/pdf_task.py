@@ -16,9 +16,9 @@ from tasks.retrying import retry_if_transient
 # arXiv asks clients to be gentle: a few downloads at a time per process, whatever the task runner allows.
 _DOWNLOADS = threading.BoundedSemaphore(4)
 
-# Keyed on the paper id and the task's code (not on timeouts or limits), persisted next to the data,
-# so a re-run — or another day the paper moved to — re-downloads nothing.
-PDF_CACHE = INPUTS - "timeout" - "max_bytes" - "parse_timeout" - "keep_dir" + TASK_SOURCE
+# Keyed on the paper id and the task's code (not on the mirror, timeouts or limits), persisted next to
+# the data, so a re-run — or another day the paper moved to — re-downloads nothing.
+PDF_CACHE = INPUTS - "arxiv_url" - "timeout" - "max_bytes" - "parse_timeout" - "keep_dir" + TASK_SOURCE
 
 
 def pdf_cache_policy(cache_dir: Path):  # noqa: ANN201 - a prefect CachePolicy
