@@ -1,41 +1,129 @@
-"""Backfill a date range: one child run of the daily flow per date, bounded parallelism.
+"""Backfill a date range: one child run of the daily flow per date, a few at a time.
+
+Reads top to bottom: list the range, skip the dates that are already complete (unless `force`), run the
+others `max_parallel` at a time, and leave a table of what each date did as an artifact.
 
 Two modes:
-- in-process (default): the child runs execute in this flow's process, `max_parallel` at a time.
-- `use_deployments=True`: each date becomes a run of the `daily/daily` deployment, picked up by
-  whichever workers serve the pool, so several machines share a backfill; this flow only waits.
-Either way dates that are already complete are skipped unless `force`, and the daily flow's per-date
-lock plus the LLM answer cache make a second trigger of the same range repeat no work.
+- in-process (default): each date is a subflow run of `daily` inside this flow's process, with its own
+  logs, task runs and artifacts. One machine does the whole range.
+- `use_deployments=True`: each date becomes a run of the `daily/daily` deployment. Whichever workers
+  serve the pool pick them up, so several machines share a backfill; this flow only waits for them.
+  It needs the deployments (prefect.yaml) and at least one worker, and the data dir on shared storage:
+  the plan and the table read the day files the workers write.
+
+Either way a date is never processed twice at once (the daily flow holds a per-date lock), a re-run
+of a finished date pays for nothing (PDF text and LLM answers are cached), and triggering the same
+backfill again only runs what is still incomplete.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextvars
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.deployments import run_deployment
-from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
+from prefect.settings import get_current_settings
+from prefect.states import State
 
 from flows.daily import daily_digest
-from tasks.errors import HfDailyError, StoreError
+from tasks.errors import StoreError
 from tasks.log import get_logger
-from tasks.models import DayFile
+from tasks.models import DayFile, RunRecord
 from tasks.plan import date_range, plan_backfill
+from tasks.report import summary_line
 from tasks.settings import Settings
 from tasks.store import load_day
 
+DAILY_DEPLOYMENT = "daily/daily"
+POLL_SECONDS = 2.0  # how often a deployment-mode backfill asks the API whether a child run finished
 
-@task(name="backfill-date", task_run_name="backfill-{date}", cache_policy=NO_CACHE)
-def run_date(date: str, max_cost: float | None, use_deployments: bool) -> str:
-    """Run one date as a child flow run and report its outcome in one line."""
-    if use_deployments:
-        run = run_deployment("daily/daily", parameters={"date": date, "max_cost": max_cost}, timeout=None)
-        if not run.state or not run.state.is_completed():
-            raise HfDailyError(f"deployment run {run.name} ended {run.state.name if run.state else 'unknown'}")
-        return f"done by deployment run {run.name}"
-    return daily_digest(date=date, max_cost=max_cost)["line"]
+
+@dataclass
+class DateOutcome:
+    """What the backfill did for one date, with the numbers of the run that did it."""
+
+    date: str
+    status: Literal["ran", "skipped", "failed"]
+    detail: str = ""
+    run: RunRecord | None = None
+    papers: int | None = None
+    run_name: str | None = None
+    run_url: str | None = None
+
+    @property
+    def text(self) -> str:
+        """One line for the CLI: `ran: 5 papers (...)`, `skipped (complete)`, `failed: reason`."""
+        if self.status == "skipped":
+            return "skipped (complete)"
+        return f"{self.status}: {self.detail}" if self.detail else self.status
+
+
+@dataclass
+class ChildRun:
+    """A finished child run: its id and name, and why it failed (None if it completed)."""
+
+    id: UUID | None
+    name: str | None
+    error: str | None
+
+
+def outcome_of(date: str, child: ChildRun, day: DayFile | None, ui_url: str | None = None) -> DateOutcome:
+    """The date's outcome from its child run and the day file that run wrote."""
+    url = f"{ui_url.rstrip('/')}/runs/flow-run/{child.id}" if ui_url and child.id else None
+    run = None
+    if day is not None and day.runs:
+        mine = [r for r in day.runs if child.id and r.flow_run_id == str(child.id)]
+        run = mine[-1] if mine else day.runs[-1]
+    if child.error is not None:
+        return DateOutcome(date, "failed", child.error, run=None, run_name=child.name, run_url=url)
+    if day is None or run is None:
+        return DateOutcome(date, "failed", "the run completed but left no day file here (is the data dir shared?)",
+                           run_name=child.name, run_url=url)
+    return DateOutcome(date, "ran", summary_line(day, run), run=run, papers=len(day.papers),
+                       run_name=child.name, run_url=url)
+
+
+def skipped_outcome(date: str, day: DayFile | None) -> DateOutcome:
+    return DateOutcome(date, "skipped", papers=len(day.papers) if day else None)
+
+
+def summary_markdown(start: str, end: str, outcomes: list[DateOutcome], mode: str) -> str:
+    """The backfill's artifact: one row per date of the range."""
+    count = {s: sum(o.status == s for o in outcomes) for s in ("ran", "skipped", "failed")}
+    cost = sum(o.run.usage.cost_usd for o in outcomes if o.run is not None and o.status == "ran")
+    lines = [
+        f"# Backfill {start} .. {end}",
+        "",
+        f"{len(outcomes)} dates: {count['ran']} ran, {count['skipped']} skipped as complete, "
+        f"{count['failed']} failed; {mode}; ${cost:.4f} spent.",
+        "",
+        "| date | outcome | papers | new | with errors | LLM calls | cached | cost USD | run |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for o in outcomes:
+        papers = "" if o.papers is None else str(o.papers)
+        nums = ["", "", "", "", ""]
+        if o.run is not None and o.status == "ran":
+            u = o.run.usage
+            nums = [str(o.run.new), str(o.run.failed), str(u.calls), str(u.cached), f"{u.cost_usd:.4f}"]
+        link = f"[{o.run_name or 'run'}]({o.run_url})" if o.run_url else (o.run_name or "")
+        outcome = "skipped (complete)" if o.status == "skipped" else o.status
+        if o.status == "failed":
+            outcome += ": " + _cell(o.detail, 160)
+        lines.append(f"| {o.date} | {outcome} | {papers} | " + " | ".join(nums) + f" | {link} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str, limit: int) -> str:
+    """Text safe inside a markdown table cell, on one line."""
+    flat = " ".join(text.split()).replace("|", "/")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _stored(settings: Settings, dates: list[str]) -> dict[str, DayFile | None]:
@@ -48,30 +136,105 @@ def _stored(settings: Settings, dates: list[str]) -> dict[str, DayFile | None]:
     return out
 
 
+def _load(settings: Settings, date: str) -> DayFile | None:
+    try:
+        return load_day(settings, date) if (settings.days_dir / f"{date}.json").exists() else None
+    except StoreError:
+        return None
+
+
+# -- running one date ----------------------------------------------------------------------------------
+
+def _in_process(date: str, max_cost: float | None) -> ChildRun:
+    """The daily flow as a subflow run of this one (its logs and tasks show under `daily-DATE`)."""
+    state = daily_digest(date=date, max_cost=max_cost, return_state=True)
+    return ChildRun(state.state_details.flow_run_id, f"daily-{date}", _failure(state))
+
+
+def _via_deployment(date: str, max_cost: float | None) -> ChildRun:
+    """A run of the daily deployment, picked up by any worker of the pool; waits until it is final."""
+    parent = flow_run.id
+    child = run_deployment(
+        DAILY_DEPLOYMENT, parameters={"date": date, "max_cost": max_cost}, timeout=None, poll_interval=POLL_SECONDS,
+        # A retried backfill run finds the child runs it already started instead of starting new ones.
+        idempotency_key=f"backfill-{parent}-{date}" if parent else None,
+    )
+    return ChildRun(child.id, child.name, _failure(child.state))
+
+
+def _failure(state: State | None) -> str | None:
+    """None for a completed run, else its final state and message in one line."""
+    if state is not None and state.is_completed():
+        return None
+    if state is None:
+        return "the run has no state"
+    return f"{state.name}: {state.message}" if state.message else state.name
+
+
 @flow(name="backfill", flow_run_name="backfill-{start}-to-{end}", log_prints=True)
 def backfill(start: str, end: str, force: bool = False, max_parallel: int = 2,
              max_cost: float | None = None, use_deployments: bool = False) -> dict[str, Any]:
-    """Run the daily flow for every date from start to end (inclusive) that is not complete yet."""
+    """Run the daily flow for every date from start to end (inclusive) that is not complete yet.
+
+    max_parallel: dates in flight at once. max_cost: USD budget of each date's run.
+    use_deployments: run the dates as `daily/daily` deployment runs that the pool's workers share.
+    """
     settings = Settings()
     dates = date_range(start, end)
-    todo, skipped = plan_backfill(dates, _stored(settings, dates), force)
+    stored = _stored(settings, dates)
+    todo, skipped = plan_backfill(dates, stored, force)
+    mode = "as daily/daily deployment runs" if use_deployments else "in process"
+    width = max(1, max_parallel)
     log = get_logger()
-    log.info("backfill %s..%s: %d to run, %d already complete", start, end, len(todo), len(skipped))
-    outcomes: dict[str, str] = {d: "skipped (complete)" for d in skipped}
-    in_flight: dict[PrefectFuture, str] = {}
-    queue = list(todo)
-    while queue or in_flight:
-        while queue and len(in_flight) < max(1, max_parallel):
-            d = queue.pop(0)
-            in_flight[run_date.submit(d, max_cost, use_deployments)] = d
-        fut = next(iter(as_completed(list(in_flight))))
-        d = in_flight.pop(fut)
-        result = fut.result(raise_on_failure=False)
-        outcomes[d] = f"failed: {result}" if isinstance(result, BaseException) else str(result)
-    failed = sorted(d for d, o in outcomes.items() if o.startswith("failed"))
-    rows = "\n".join(f"| {d} | {outcomes[d]} |" for d in dates)
-    create_markdown_artifact(
-        f"# Backfill {start} .. {end}\n\n| date | outcome |\n|---|---|\n{rows}\n",
-        key=f"hfdaily-backfill-{start}-{end}", description=f"{len(todo)} run, {len(skipped)} skipped",
-    )
-    return {"dates": {d: outcomes[d] for d in dates}, "failed": failed}
+    log.info("backfill %s..%s: %d to run, %d already complete (%s, %d at a time)",
+             start, end, len(todo), len(skipped), mode, width)
+
+    outcomes = {d: skipped_outcome(d, stored.get(d)) for d in skipped}
+    run_one = _via_deployment if use_deployments else _in_process
+    ui_url = get_current_settings().ui_url
+    progress = _progress(start, end, len(skipped), len(dates))
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="backfill") as pool:
+        # Each thread runs with a copy of this flow's context, so the children are linked to this run.
+        futures: dict[Future[ChildRun], str] = {
+            pool.submit(contextvars.copy_context().run, run_one, d, max_cost): d for d in todo
+        }
+        for fut in as_completed(futures):
+            d = futures[fut]
+            try:
+                child = fut.result()
+            except Exception as exc:  # the child could not even be started (API down, bad deployment …)
+                child = ChildRun(None, None, f"{type(exc).__name__}: {exc}")
+            outcomes[d] = outcome_of(d, child, _load(settings, d), ui_url)
+            (log.warning if outcomes[d].status == "failed" else log.info)("%s: %s", d, outcomes[d].text)
+            _advance(progress, len(outcomes), len(dates))
+
+    ordered = [outcomes[d] for d in dates]
+    failed = [o.date for o in ordered if o.status == "failed"]
+    try:
+        create_markdown_artifact(
+            summary_markdown(start, end, ordered, mode), key=f"hfdaily-backfill-{start}-{end}",
+            description=f"{len(todo)} run, {len(skipped)} skipped, {len(failed)} failed",
+        )
+    except Exception as exc:  # the table is a convenience; the day files are the record
+        log.warning("backfill artifact not published: %s", exc)
+    if failed:
+        log.warning("backfill %s..%s: %d of %d dates failed: %s",
+                    start, end, len(failed), len(dates), ", ".join(failed))
+    return {"dates": {o.date: o.text for o in ordered}, "failed": failed}
+
+
+def _progress(start: str, end: str, done: int, total: int) -> UUID | None:
+    try:
+        return create_progress_artifact(100.0 * done / total, key=f"hfdaily-backfill-{start}-{end}-progress",
+                                        description="dates finished")
+    except Exception:
+        return None
+
+
+def _advance(progress: UUID | None, done: int, total: int) -> None:
+    if progress is None:
+        return
+    try:
+        update_progress_artifact(progress, 100.0 * done / total)
+    except Exception as exc:
+        get_logger().debug("progress artifact not updated: %s", exc)

@@ -38,5 +38,7 @@ def resolve_date(value: str | None, scheduled: datetime | None = None, *, today:
         return parse_date(value, today=today).isoformat()
     if scheduled is not None:
         when = scheduled.astimezone(UTC).date() if scheduled.tzinfo else scheduled.date()
-        return parse_date(when.isoformat(), today=today).isoformat()
+        # Not "in the future": the API lets a run start up to half a second early, and this machine's clock
+        # may lag the server's, so the 00:00 UTC run can start while this clock still says yesterday.
+        return parse_date(when.isoformat(), today=max(today or today_utc(), when)).isoformat()
     return (today or today_utc()).isoformat()
