@@ -10,12 +10,12 @@ Pages use relative links and embed their data, so the site works from any static
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from tasks.log import get_logger
 from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site import feeds
@@ -33,7 +33,6 @@ from tasks.site.pages import (
     targets_for_day,
 )
 
-log = logging.getLogger(__name__)
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -47,19 +46,19 @@ def load_days(settings: Settings) -> dict[str, DayFile]:
     days: dict[str, DayFile] = {}
     folder = settings.days_dir
     if not folder.is_dir():
-        log.warning("no day store at %s: rendering an empty site", folder)
+        get_logger().warning("no day store at %s: rendering an empty site", folder)
         return days
     for path in sorted(folder.glob("*.json")):
         if not _DAY_FILE.match(path.stem):
-            log.warning("skipping %s: not named YYYY-MM-DD.json", path)
+            get_logger().warning("skipping %s: not named YYYY-MM-DD.json", path)
             continue
         try:
             day = DayFile.model_validate_json(path.read_bytes())
         except (OSError, ValidationError, ValueError) as exc:
-            log.error("skipping unreadable day file %s: %s", path, str(exc).splitlines()[0])
+            get_logger().error("skipping unreadable day file %s: %s", path, str(exc).splitlines()[0])
             continue
         if day.date != path.stem:
-            log.error("skipping %s: it holds date %s", path, day.date)
+            get_logger().error("skipping %s: it holds date %s", path, day.date)
             continue
         days[day.date] = day
     return days
@@ -71,7 +70,7 @@ def render_site(settings: Settings) -> list[Path]:
     written = _render(settings, site, all_targets(site))
     removed = prune(settings.site_dir, set(written))
     if removed:
-        log.info("removed %d pages whose day file is gone", len(removed))
+        get_logger().info("removed %d pages whose day file is gone", len(removed))
     return written
 
 
@@ -79,7 +78,7 @@ def render_for_day(settings: Settings, date: str) -> list[Path]:
     """Re-render only the pages a run over `date` affects (see `targets_for_day`)."""
     site = Site(load_days(settings), TEMPLATES_DIR)
     if date not in site.days:
-        log.warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
+        get_logger().warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
     return _render(settings, site, targets_for_day(site, date))
 
 
@@ -88,7 +87,7 @@ def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]
     strings = load_strings(TEMPLATES_DIR)
     written = sync_static(TEMPLATES_DIR / "static", out / "static", {"i18n.js": i18n_script(strings)})
     if not settings.site_url and any(kind == "feeds" for kind, _ in targets):
-        log.warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
+        get_logger().warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
     for kind, key in dict.fromkeys(targets):  # ordered and deduplicated
         if kind == "day":
             written.append(write_atomic(out / day_relpath(key), render_day(site, key, "../")))
