@@ -21,7 +21,7 @@ from tasks.feed import fetch_feed
 from tasks.llm import runner
 from tasks.log import get_logger
 from tasks.models import DayFile, PaperRecord, RunRecord, StepState, Usage, utcnow
-from tasks.pdf_task import pdf_cache_policy, pdf_text_task
+from tasks.pdf_task import pdf_cache_policy, pdf_result_storage, pdf_text_task
 from tasks.report import publish_progress, publish_run_artifacts
 from tasks.retrying import retry_options
 from tasks.settings import Settings
@@ -39,8 +39,15 @@ def daily_run_name() -> str:
     return f"daily-{date}"
 
 
-@flow(name="daily", flow_run_name=daily_run_name, log_prints=True,
-      task_runner=ThreadPoolTaskRunner(max_workers=16))
+class SettingsThreadPool(ThreadPoolTaskRunner):
+    """A thread pool of HFDAILY_MAX_WORKERS threads, read when a run starts (not when this module is imported)."""
+
+    def __enter__(self) -> SettingsThreadPool:
+        self._max_workers = Settings().max_workers
+        return super().__enter__()
+
+
+@flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=SettingsThreadPool())
 def daily_digest(date: str | None = None, max_cost: float | None = None, render: bool = True) -> dict[str, Any]:
     """Fetch, enrich and store one day of HF Daily Papers (no date: the scheduled date, else today UTC)."""
     settings = Settings()
@@ -87,6 +94,7 @@ def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> Usage
     Returns this run's LLM usage: paid calls (also those whose answers were rejected) and cache hits.
     """
     pdf_task = pdf_text_task.with_options(cache_policy=pdf_cache_policy(settings.cache_dir),
+                                          result_storage=pdf_result_storage(settings.cache_dir),
                                           **retry_options(settings))
     pending: dict[PrefectFuture, tuple[str | None, str]] = {}
 
@@ -101,7 +109,8 @@ def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> Usage
         todo = paper.pending_steps()
         if "pdf" in todo:
             fut = pdf_task.submit(paper.arxiv_id, settings.arxiv_url, settings.http_timeout,
-                                  settings.pdf_max_bytes, settings.pdf_parse_timeout, _keep_dir(settings))
+                                  settings.pdf_max_bytes, settings.pdf_parse_timeout, _keep_dir(settings),
+                                  downloads=settings.pdf_concurrency)
             pending[fut] = (paper.arxiv_id, "pdf")
         elif "affiliations" in todo:
             submit("affiliations", paper, step_inputs("affiliations", paper))

@@ -13,24 +13,44 @@ from tasks.models import PdfText
 from tasks.pdf import download_pdf, extract_text
 from tasks.retrying import retry_if_transient
 
-# arXiv asks clients to be gentle: a few downloads at a time per process, whatever the task runner allows.
-_DOWNLOADS = threading.BoundedSemaphore(4)
+# arXiv asks clients to be gentle: a few downloads at a time per process (HFDAILY_PDF_CONCURRENCY), whatever
+# the task runner allows; every run of the process shares the slots.
+_DOWNLOADS: dict[int, threading.BoundedSemaphore] = {}
+_DOWNLOADS_LOCK = threading.Lock()
 
 # Keyed on the paper id and the task's code (not on the mirror, timeouts or limits), persisted next to
 # the data, so a re-run — or another day the paper moved to — re-downloads nothing.
-PDF_CACHE = INPUTS - "arxiv_url" - "timeout" - "max_bytes" - "parse_timeout" - "keep_dir" + TASK_SOURCE
+PDF_CACHE = (INPUTS - "arxiv_url" - "timeout" - "max_bytes" - "parse_timeout" - "keep_dir" - "downloads"
+             + TASK_SOURCE)
+
+
+def _download_slots(limit: int) -> threading.BoundedSemaphore:
+    with _DOWNLOADS_LOCK:
+        if limit not in _DOWNLOADS:
+            _DOWNLOADS[limit] = threading.BoundedSemaphore(max(1, limit))
+        return _DOWNLOADS[limit]
 
 
 def pdf_cache_policy(cache_dir: Path):  # noqa: ANN201 - a prefect CachePolicy
-    return PDF_CACHE.configure(key_storage=str(cache_dir / "pdf-text"))
+    return PDF_CACHE  # the records go to `pdf_result_storage(cache_dir)`, key and text together
+
+
+def pdf_result_storage(cache_dir: Path) -> Path:
+    """Where cached PDF texts are kept: whole records in the data dir, not in PREFECT_HOME's storage.
+
+    A record kept apart from its text (key_storage) makes any process with another PREFECT_HOME (a worker,
+    another user, a killed run's successor) *fail* the task on that cache hit; a whole record that cannot be
+    read is only a miss.
+    """
+    return cache_dir / "pdf-text"
 
 
 @task(name="pdf-text", task_run_name="pdf-{arxiv_id}", cache_policy=PDF_CACHE, retries=3,
       retry_delay_seconds=[2, 4, 8], retry_jitter_factor=0.5, retry_condition_fn=retry_if_transient)
 def pdf_text_task(arxiv_id: str, arxiv_url: str, timeout: float, max_bytes: int, parse_timeout: float,
-                  keep_dir: str | None) -> PdfText:
+                  keep_dir: str | None, downloads: int = 4) -> PdfText:
     """Download the paper's PDF and return the text of its first page (the PDF itself is dropped)."""
-    with _DOWNLOADS:
+    with _download_slots(downloads):
         pdf = download_pdf(arxiv_id, base_url=arxiv_url, timeout=timeout, max_bytes=max_bytes)
     if keep_dir:
         path = Path(keep_dir) / f"{arxiv_id.replace('/', '_')}.pdf"

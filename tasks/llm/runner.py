@@ -53,13 +53,17 @@ class LLMRuntime:
         self.meter = meter or UsageMeter(settings.max_cost)
         self.cache = AnswerCache(settings.cache_dir / "llm")
         self._clients: dict[str, ProviderClient | None] = {}
-        self._caps = {p: threading.BoundedSemaphore(settings.provider_concurrency) for p in CLIENTS}
-        self._lock = threading.Lock()
+        self._caps = {p: _provider_cap(p, settings.provider_concurrency) for p in CLIENTS}
+        # One lock per provider: building a client imports its SDK (0.4-1.5 s, several on a busy machine),
+        # which must not hold up the calls of the providers that are ready.
+        self._locks = {p: threading.Lock() for p in CLIENTS}
 
     # -- providers ---------------------------------------------------------------------------
     def client(self, provider: str) -> ProviderClient | None:
         """The SDK client, or None (with one warning per run) when the provider has no key."""
-        with self._lock:
+        if provider in self._clients:
+            return self._clients[provider]
+        with self._locks[provider]:
             if provider not in self._clients:
                 key = self.settings.api_key(provider)
                 if key:
@@ -70,6 +74,34 @@ class LLMRuntime:
                     get_logger().warning("%s: no API key set; skipping it in every chain", provider)
                     self._clients[provider] = None
             return self._clients[provider]
+
+    def preload(self) -> None:
+        """Build the clients of the providers with a key in the environment in a background thread, while
+        the run fetches the feed and the PDFs: one SDK import at a time, the busiest provider first (imports
+        running side by side share one GIL and would all be ready late)."""
+        order = [p for p in ("openai", "anthropic", "mistral")
+                 if (secret := getattr(self.settings, f"{p}_api_key", None)) is not None and secret.get_secret_value()]
+        for provider in order:  # taken here, so no task starts a second import before the thread gets to it
+            self._locks[provider].acquire()
+
+        def build() -> None:
+            for provider in order:
+                try:
+                    key = self.settings.api_key(provider)
+                    self._clients[provider] = CLIENTS[provider](
+                        key, self.settings.base_url(provider), self.settings.llm_timeout
+                    )
+                except Exception:  # the first call builds it again and reports the error
+                    pass
+                finally:
+                    self._locks[provider].release()
+
+        try:
+            threading.Thread(target=build, name="llm-client-preload", daemon=True).start()
+        except BaseException:
+            for provider in order:
+                self._locks[provider].release()
+            raise
 
     def _call(self, client: ProviderClient, entry: ChainEntry, system: str, user: str,
               schema: type[BaseModel] | None, step: str) -> tuple[Completion, Usage]:
@@ -188,6 +220,16 @@ def _sum(usages: list[Usage]) -> Usage:
 
 _runtimes: dict[str, LLMRuntime] = {}
 _runtime_lock = threading.Lock()
+_caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+
+
+def _provider_cap(provider: str, limit: int) -> threading.BoundedSemaphore:
+    """The process-wide cap of calls in flight to `provider`: runs in one process (a backfill's dates) share
+    it, as they share the provider's rate limit."""
+    with _runtime_lock:
+        if (provider, limit) not in _caps:
+            _caps[provider, limit] = threading.BoundedSemaphore(limit)
+        return _caps[provider, limit]
 
 
 def _run_key() -> str:
@@ -203,6 +245,7 @@ def _run_key() -> str:
 def configure(settings: Settings, max_cost: float | None = None, key: str | None = None) -> LLMRuntime:
     """Install a fresh runtime (clients, caps, usage meter) for the current flow run."""
     runtime = LLMRuntime(settings, UsageMeter(max_cost if max_cost is not None else settings.max_cost))
+    runtime.preload()
     with _runtime_lock:
         _runtimes[_run_key() if key is None else key] = runtime
     return runtime
