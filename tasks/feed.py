@@ -12,19 +12,28 @@ import requests
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.errors import FeedError
+from tasks.errors import FeedError, RetriableError
 from tasks.http import raise_if_retriable, session, transport_error
 from tasks.log import get_logger
 from tasks.models import Paper
 from tasks.retrying import retry_if_transient
 
 _WS = re.compile(r"\s+")
+# Not text: C0/C1 controls that are not whitespace, zero-width characters and the BOM. Lone surrogates (JSON
+# allows "\udcff") cannot even be written as UTF-8: they become U+FFFD.
+_JUNK = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200b\u2060\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 MAX_PAGES = 20  # a day has < 100 papers; more pages means the server ignores paging
 
 
+class FeedNotJson(RetriableError, FeedError):
+    """A 200 whose body is not JSON: a cut transfer or a proxy's page more often than HF's answer, so retried."""
+
+
 def collapse_ws(text: str | None) -> str:
-    return _WS.sub(" ", text or "").strip()
+    """One line of plain text: whitespace runs collapsed, control characters dropped, surrogates replaced."""
+    return _WS.sub(" ", _JUNK.sub("", _SURROGATE.sub("\ufffd", text or ""))).strip()
 
 
 def fetch_page(
@@ -46,7 +55,7 @@ def fetch_page(
     try:
         body = resp.json()
     except (json.JSONDecodeError, ValueError) as exc:
-        raise FeedError(f"{what}: the answer is not JSON ({exc})") from exc
+        raise FeedNotJson(f"{what}: the answer is not JSON ({exc})") from exc
     if not isinstance(body, list):
         raise FeedError(f"{what}: expected a JSON list of papers, got {type(body).__name__}")
     return body
@@ -108,7 +117,7 @@ def normalize_item(item: Any, rank: int = 0) -> Paper:
         if isinstance(org, dict) else None,
         thumbnail=_url(item.get("thumbnail")),
         ai_summary=collapse_ws(_str(p.get("ai_summary"))) or None,
-        ai_keywords=[collapse_ws(k) for k in p.get("ai_keywords") or [] if isinstance(k, str) and k.strip()],
+        ai_keywords=[collapse_ws(k) for k in _list(p.get("ai_keywords")) if isinstance(k, str) and collapse_ws(k)],
         feed_rank=rank,
     )
 
@@ -117,10 +126,14 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _int(value: Any) -> int:
     try:
         return max(0, int(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 in JSON is float('inf')
         return 0
 
 
