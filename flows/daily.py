@@ -21,7 +21,7 @@ from tasks.feed import fetch_feed
 from tasks.llm import runner
 from tasks.log import get_logger
 from tasks.models import DayFile, PaperRecord, RunRecord, StepState, Usage, utcnow
-from tasks.pdf_task import pdf_cache_policy, pdf_result_storage, pdf_text_task
+from tasks.pdf_task import pdf_result_storage, pdf_text_task
 from tasks.report import publish_progress, publish_run_artifacts
 from tasks.retrying import retry_options
 from tasks.settings import Settings
@@ -93,8 +93,7 @@ def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> Usage
 
     Returns this run's LLM usage: paid calls (also those whose answers were rejected) and cache hits.
     """
-    pdf_task = pdf_text_task.with_options(cache_policy=pdf_cache_policy(settings.cache_dir),
-                                          result_storage=pdf_result_storage(settings.cache_dir),
+    pdf_task = pdf_text_task.with_options(result_storage=pdf_result_storage(settings.cache_dir),
                                           **retry_options(settings))
     pending: dict[PrefectFuture, tuple[str | None, str]] = {}
 

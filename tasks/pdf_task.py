@@ -31,10 +31,6 @@ def _download_slots(limit: int) -> threading.BoundedSemaphore:
         return _DOWNLOADS[limit]
 
 
-def pdf_cache_policy(cache_dir: Path):  # noqa: ANN201 - a prefect CachePolicy
-    return PDF_CACHE  # the records go to `pdf_result_storage(cache_dir)`, key and text together
-
-
 def pdf_result_storage(cache_dir: Path) -> Path:
     """Where cached PDF texts are kept: whole records in the data dir, not in PREFECT_HOME's storage.
 
