@@ -165,22 +165,28 @@ def test_system_dark_preference_is_followed(site: Path, browser: Any) -> None:
         t.context.close()
 
 
+def _follow(page: Any, selector: str) -> None:
+    """Click a link and wait until the page it leads to has loaded (count() does not wait by itself)."""
+    with page.expect_navigation(wait_until="load"):
+        page.click(selector)
+
+
 def test_prev_next_navigation_from_file_urls(site: Path, tab: Tab) -> None:
     page = tab.open(url(site, "index.html"))
     assert page.get_attribute("time.h-date", "datetime") == "2025-01-23"
     assert page.locator("a[rel='next']").count() == 0
-    page.click("a[rel='prev']")  # 2025-01-22 has no data: skipped
+    _follow(page, "a[rel='prev']")  # 2025-01-22 has no data: skipped
     assert page.url.split("?")[0].endswith("/d/2025-01-21.html")
-    page.click("a[rel='prev']")
+    _follow(page, "a[rel='prev']")
     assert page.url.split("?")[0].endswith("/d/2025-01-20.html")
     assert page.locator("a[rel='prev']").count() == 0
-    page.click("a[rel='next']")
-    page.click("a[rel='next']")
+    _follow(page, "a[rel='next']")
+    _follow(page, "a[rel='next']")
     assert page.url.split("?")[0].endswith("/d/2025-01-23.html")
-    page.click("a[href$='m/2025-01.html']")
+    _follow(page, "a[href$='m/2025-01.html']")
     assert page.locator(".toplist li").count() == 17
-    page.click("a[href$='archive.html'] >> nth=-1")
-    page.click("a[href$='d/2025-01-20.html']")
+    _follow(page, "a[href$='archive.html'] >> nth=-1")
+    _follow(page, "a[href$='d/2025-01-20.html']")
     assert page.get_attribute("time.h-date", "datetime") == "2025-01-20"
 
 
