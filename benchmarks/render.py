@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
@@ -23,27 +24,24 @@ from tasks.settings import Settings  # noqa: E402
 from tests.site_data import synthetic_store, write_store  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=250)
-    parser.add_argument("--papers", type=int, default=25)
-    parser.add_argument("--profile", action="store_true", help="print the top functions of render_site")
-    args = parser.parse_args()
+def measure(days: int = 250, papers: int = 25, profile: bool = False) -> dict[str, Any]:
+    """Build a synthetic store in a temporary directory and time loading and rendering it.
 
+    Returns the store's size and one row per step: {"step", "seconds", "files", "mb"} (files written, MB)."""
     with tempfile.TemporaryDirectory(prefix="hfdaily-bench-") as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", site_dir=Path(tmp) / "site",
                             site_url="https://example.org/hfdaily")
-        store = synthetic_store(args.days, args.papers)
+        store = synthetic_store(days, papers)
         write_store(settings.days_dir, store)
-        papers = sum(len(d.papers) for d in store)
+        total_papers = sum(len(d.papers) for d in store)
         store_mb = sum(p.stat().st_size for p in settings.days_dir.iterdir()) / 1e6
 
-        rows = []
+        rows: list[tuple[str, float, list[Path] | None]] = []
         t0 = time.perf_counter()
         load_days(settings)
         rows.append(("load_days", time.perf_counter() - t0, None))
 
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile() if profile else None
         t0 = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -59,17 +57,31 @@ def main() -> None:
         t0 = time.perf_counter()
         daily = render_for_day(settings, store[-1].date)
         rows.append(("render_for_day (latest)", time.perf_counter() - t0, daily))
+        table = [
+            {"step": name, "seconds": seconds, "files": len(files) if files is not None else 0,
+             "mb": sum(p.stat().st_size for p in files) / 1e6 if files else 0.0}
+            for name, seconds, files in rows
+        ]
+    return {"days": len(store), "papers": total_papers, "store_mb": store_mb, "rows": table, "profiler": profiler}
 
-        print(f"Synthetic store: {len(store)} days, {papers} papers, {store_mb:.1f} MB of JSON\n")
-        print("| step | days | papers | files | seconds | MB written |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for name, seconds, files in rows:
-            count = len(files) if files is not None else 0
-            mb = sum(p.stat().st_size for p in files) / 1e6 if files else 0.0
-            print(f"| {name} | {len(store)} | {papers} | {count} | {seconds:.2f} | {mb:.1f} |")
-        if profiler:
-            print()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=250)
+    parser.add_argument("--papers", type=int, default=25)
+    parser.add_argument("--profile", action="store_true", help="print the top functions of render_site")
+    args = parser.parse_args()
+
+    result = measure(args.days, args.papers, args.profile)
+    print(f"Synthetic store: {result['days']} days, {result['papers']} papers, {result['store_mb']:.1f} MB of JSON\n")
+    print("| step | days | papers | files | seconds | MB written |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in result["rows"]:
+        print(f"| {row['step']} | {result['days']} | {result['papers']} | {row['files']} | {row['seconds']:.2f} "
+              f"| {row['mb']:.1f} |")
+    if result["profiler"]:
+        print()
+        pstats.Stats(result["profiler"]).sort_stats("cumulative").print_stats(25)
 
 
 if __name__ == "__main__":

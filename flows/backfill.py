@@ -19,6 +19,7 @@ backfill again only runs what is still incomplete.
 from __future__ import annotations
 
 import contextvars
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from uuid import UUID
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.deployments import run_deployment
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 from prefect.states import State
@@ -42,6 +44,10 @@ from tasks.store import load_day
 
 DAILY_DEPLOYMENT = "daily/daily"
 POLL_SECONDS = 2.0  # how often a deployment-mode backfill asks the API whether a child run finished
+# A busy server (SQLite: "database is locked") can refuse to create a child run even after the client's own
+# five retries; the date is worth another try once the other dates' writes have eased.
+START_RETRY_DELAYS = (10.0, 30.0)
+_TRANSIENT_STATUS = {429, 502, 503, 504}
 
 
 @dataclass
@@ -147,8 +153,18 @@ def _load(settings: Settings, date: str) -> DayFile | None:
 
 def _in_process(date: str, max_cost: float | None) -> ChildRun:
     """The daily flow as a subflow run of this one (its logs and tasks show under `daily-DATE`)."""
-    state = daily_digest(date=date, max_cost=max_cost, return_state=True)
-    return ChildRun(state.state_details.flow_run_id, f"daily-{date}", _failure(state))
+    for delay in (*START_RETRY_DELAYS, None):
+        try:
+            state = daily_digest(date=date, max_cost=max_cost, return_state=True)
+        except PrefectHTTPStatusError as exc:  # the API, not the run, failed: the run's own errors are its state
+            if delay is None or exc.response.status_code not in _TRANSIENT_STATUS:
+                raise
+            get_logger().warning("%s: the API refused the child run (%s); trying again in %g s",
+                                 date, exc.response.status_code, delay)
+            time.sleep(delay)
+            continue
+        return ChildRun(state.state_details.flow_run_id, f"daily-{date}", _failure(state))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _via_deployment(date: str, max_cost: float | None) -> ChildRun:

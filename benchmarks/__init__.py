@@ -1,0 +1,1 @@
+"""hfdaily's benchmarks: scripts that print numbers (docs/benchmarks.md). `python -m benchmarks` runs the suite."""

@@ -1,0 +1,103 @@
+"""Memory and CPU of a process tree, read from /proc (Linux) so the benchmark needs no extra package."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_PROC = Path("/proc")
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, resident bytes) of `pid`, or None once it is gone."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+        resident = int((_PROC / str(pid) / "statm").read_text().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # the command name may hold spaces and parentheses
+    return int(fields[1]), resident
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds `pid` has used so far (0 once it is gone)."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def wait_idle(pid: int, busy: float = 0.1, window: float = 0.5, timeout: float = 60.0) -> float:
+    """Wait until `pid` uses less than `busy` of a core over `window` s (e.g. a server still writing the last
+    run's events); returns the seconds waited."""
+    began = time.monotonic()
+    last = cpu_seconds(pid)
+    while time.monotonic() - began < timeout:
+        time.sleep(window)
+        now = cpu_seconds(pid)
+        if now - last < busy * window:
+            break
+        last = now
+    return time.monotonic() - began
+
+
+def tree_rss(root: int) -> tuple[int, int]:
+    """(bytes resident in `root` and all its descendants, number of processes), summed RSS."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in _PROC.iterdir():
+        if entry.name.isdigit() and (info := _stat(int(entry.name))) is not None:
+            table[int(entry.name)] = info
+    if root not in table:
+        return 0, 0
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    total, count, todo = 0, 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += table[pid][1]
+        count += 1
+        todo += children.get(pid, [])
+    return total, count
+
+
+class TreeMemorySampler:
+    """Samples the summed RSS of a process tree in a background thread; `peak` is the largest sum seen."""
+
+    def __init__(self, root: int, interval: float = 0.1) -> None:
+        self.root = root
+        self.interval = interval
+        self.peak = 0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss, count = tree_rss(self.root)
+            if rss > self.peak:
+                self.peak, self.peak_processes = rss, count
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeMemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def load_average() -> tuple[float, float, float]:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return (0.0, 0.0, 0.0)
