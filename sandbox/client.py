@@ -7,7 +7,6 @@ import re
 import selectors
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -124,15 +123,3 @@ class SandboxProcess:
 def spawn_sandbox(**kw: Any) -> SandboxProcess:
     """Start `python -m sandbox` (see SandboxProcess for options); use it as a context manager."""
     return SandboxProcess(**kw)
-
-
-def wait_until_up(url: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            requests.get(url.rstrip("/") + "/_health", timeout=1).raise_for_status()
-            return
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)

@@ -11,7 +11,6 @@ SCHEMA_VERSION = 1
 
 # Steps of one paper, in the order the pipeline runs them. "pdf" is the download + first-page text.
 PAPER_STEPS: tuple[str, ...] = ("pdf", "affiliations", "topics", "review_ru", "summary_en", "summary_zh")
-DAY_STEPS: tuple[str, ...] = ("zh_reading",)
 
 StepStatus = Literal["ok", "error", "skipped", "deferred"]
 

@@ -25,10 +25,6 @@ def day_path(settings: Settings, date: str) -> Path:
     return settings.days_dir / f"{date}.json"
 
 
-def stored_dates(settings: Settings) -> list[str]:
-    return sorted(p.stem for p in settings.days_dir.glob("????-??-??.json"))
-
-
 def load_day(settings: Settings, date: str) -> DayFile:
     """The stored day, or a new empty one. A corrupt or newer-schema file is an error, never overwritten."""
     path = day_path(settings, date)

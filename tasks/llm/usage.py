@@ -40,11 +40,6 @@ class UsageMeter:
             self._total = self._total + usage
 
     @property
-    def total(self) -> Usage:
-        with self._lock:
-            return self._total.model_copy()
-
-    @property
     def exhausted(self) -> bool:
         try:
             self.check()
