@@ -15,12 +15,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from tasks.files import write_atomic
 from tasks.log import get_logger
 from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site import feeds
 from tasks.site.i18n import i18n_script, load_strings
-from tasks.site.output import prune, sync_static, write_atomic
+from tasks.site.output import prune, sync_static
 from tasks.site.pages import (
     Site,
     Target,
@@ -32,6 +33,7 @@ from tasks.site.pages import (
     render_zh,
     targets_for_day,
 )
+from tasks.store import site_lock
 
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -66,20 +68,26 @@ def load_days(settings: Settings) -> dict[str, DayFile]:
 
 def render_site(settings: Settings) -> list[Path]:
     """Rebuild the whole site; returns every file written (and logs pages removed for deleted days)."""
-    site = Site(load_days(settings), TEMPLATES_DIR)
-    written = _render(settings, site, all_targets(site))
-    removed = prune(settings.site_dir, set(written))
+    with site_lock(settings):
+        site = Site(load_days(settings), TEMPLATES_DIR)
+        written = _render(settings, site, all_targets(site))
+        removed = prune(settings.site_dir, set(written))
     if removed:
         get_logger().info("removed %d pages whose day file is gone", len(removed))
     return written
 
 
 def render_for_day(settings: Settings, date: str) -> list[Path]:
-    """Re-render only the pages a run over `date` affects (see `targets_for_day`)."""
-    site = Site(load_days(settings), TEMPLATES_DIR)
-    if date not in site.days:
-        get_logger().warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
-    return _render(settings, site, targets_for_day(site, date))
+    """Re-render only the pages a run over `date` affects (see `targets_for_day`).
+
+    The day files are read under the site lock: renders of parallel runs take turns, and the last one sees
+    every date saved before it, so no shared page (month, archive, feeds) is left without a date.
+    """
+    with site_lock(settings):
+        site = Site(load_days(settings), TEMPLATES_DIR)
+        if date not in site.days:
+            get_logger().warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
+        return _render(settings, site, targets_for_day(site, date))
 
 
 def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]:

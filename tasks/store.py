@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
-import os
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +13,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from tasks.errors import StoreError
+from tasks.files import LockTimeout, file_lock, write_atomic
+from tasks.log import get_logger
 from tasks.models import FEED_FIELDS, SCHEMA_VERSION, DayFile, Paper, PaperRecord, utcnow
 from tasks.settings import Settings
 
@@ -48,51 +46,46 @@ def load_day(settings: Settings, date: str) -> DayFile:
 
 
 def save_day(settings: Settings, day: DayFile) -> Path:
-    """Write the day atomically (temp file in the same folder, fsync, rename): readers never see half a file."""
+    """Write the day atomically and durably: readers never see half a file, a crash never loses the last one."""
     path = day_path(settings, day.date)
-    payload = day.model_dump_json(indent=1).encode()
-    tmp: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{day.date}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        return write_atomic(path, day.model_dump_json(indent=1), durable=True)
     except OSError as exc:
         reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise StoreError(f"cannot write {path}: {reason}; the previous file is intact") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-    return path
+
+
+DAY_LOCK_TIMEOUT = 600.0  # a whole run of a date holds its lock; a cold day takes about a minute
 
 
 @contextlib.contextmanager
-def day_lock(settings: Settings, date: str, timeout: float = 600.0) -> Iterator[None]:
+def day_lock(settings: Settings, date: str, timeout: float = DAY_LOCK_TIMEOUT) -> Iterator[None]:
     """Exclusive per-date lock across processes, so two runs of one date never interleave their writes."""
-    lock_path = settings.days_dir / f".{date}.lock"
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(lock_path, "a+b")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise StoreError(f"cannot create lock {lock_path}: {exc.strerror or exc}") from exc
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StoreError(f"another run holds {date} for more than {timeout:.0f} s") from None
-                time.sleep(0.2)
+    with _lock(settings.days_dir / f".{date}.lock", f"another run of {date}", timeout):
         yield
-    finally:
-        fh.close()  # closing releases the lock
+
+
+@contextlib.contextmanager
+def site_lock(settings: Settings, timeout: float = DAY_LOCK_TIMEOUT) -> Iterator[None]:
+    """Exclusive lock over rendering: each render reads the day files after taking it, so the last render of
+    any mix of parallel runs lists every stored date on the shared pages (month, archive, feeds)."""
+    with _lock(settings.days_dir / ".site.lock", "another run rendering the site", timeout):
+        yield
+
+
+@contextlib.contextmanager
+def _lock(path: Path, holder: str, timeout: float) -> Iterator[None]:
+    def waiting() -> None:
+        get_logger().info("waiting for %s to finish (lock %s, up to %.0f s)", holder, path.name, timeout)
+
+    with contextlib.ExitStack() as stack:
+        try:  # only taking the lock is translated here, not what the caller's block raises
+            stack.enter_context(file_lock(path, timeout=timeout, on_wait=waiting))
+        except LockTimeout:
+            raise StoreError(f"{holder} held {path.name} for more than {timeout:.0f} s") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create lock {path}: {exc.strerror or exc}") from exc
+        yield
 
 
 @dataclass

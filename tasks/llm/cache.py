@@ -7,15 +7,14 @@ asked again on the next run. Files are written atomically, so concurrent process
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+from tasks.files import write_atomic
 
 
 class CachedAnswer(BaseModel):
@@ -48,14 +47,4 @@ class AnswerCache:
             return None  # absent or unreadable: ask again
 
     def put(self, key: str, answer: CachedAnswer) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(answer.model_dump_json())
-            os.replace(tmp, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(self._path(key), answer.model_dump_json())

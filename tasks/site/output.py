@@ -1,11 +1,11 @@
-"""Writing the site: atomic file replacement, static assets, and removal of pages whose day is gone."""
+"""Writing the site: static assets, and removal of pages whose day is gone (pages go through tasks.files)."""
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from pathlib import Path
+
+from tasks.files import write_atomic
 
 # Pages the renderer owns; only these are ever deleted when stale (other files in site_dir are left alone).
 GENERATED = {
@@ -13,23 +13,6 @@ GENERATED = {
     "zh": re.compile(r"^\d{4}-\d{2}-\d{2}\.html$"),
     "m": re.compile(r"^\d{4}-\d{2}\.html$"),
 }
-
-
-def write_atomic(path: Path, content: str | bytes) -> Path:
-    """Replace `path` in one step so a web server or reader never sees a half-written page.
-
-    No fsync: the site is derived data that the next run rebuilds, and syncing hundreds of pages costs
-    more than the whole render.
-    """
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_if_changed(path: Path, content: str | bytes) -> Path | None:
