@@ -9,9 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
-# Steps of one paper, in the order the pipeline runs them. "pdf" is the download + first-page text.
-PAPER_STEPS: tuple[str, ...] = ("pdf", "affiliations", "topics", "review_ru", "summary_en", "summary_zh")
-
 StepStatus = Literal["ok", "error", "skipped", "deferred"]
 
 
@@ -101,7 +98,13 @@ class PdfText(BaseModel):
 
 
 class PaperRecord(Paper):
-    """A stored paper: feed facts plus everything the pipeline derived, with per-step status."""
+    """A stored paper: feed facts plus everything the pipeline derived, with per-step status.
+
+    Unknown fields are kept, not dropped: a step added to the registry (tasks/steps.py) stores its fields here
+    before this model names them, and a day file written by a newer hfdaily loses nothing when re-saved.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     first_seen: datetime = Field(default_factory=utcnow)
     last_seen: datetime = Field(default_factory=utcnow)
@@ -119,9 +122,6 @@ class PaperRecord(Paper):
     def step_ok(self, step: str) -> bool:
         state = self.steps.get(step)
         return state is not None and state.status == "ok"
-
-    def pending_steps(self, steps: tuple[str, ...] = PAPER_STEPS) -> list[str]:
-        return [s for s in steps if not self.step_ok(s)]
 
     @property
     def failed(self) -> bool:
@@ -150,6 +150,7 @@ class RunRecord(BaseModel):
     started_at: datetime
     finished_at: datetime | None = None
     flow_run_id: str | None = None
+    feed_papers: int | None = None  # papers the feed listed for this run (None: recorded before it was counted)
     new: int = 0
     updated: int = 0
     vanished: int = 0

@@ -1,4 +1,4 @@
-"""Backfill planning: which dates of a range still need a run."""
+"""Backfill planning: which dates of a range still need a run (what "complete" means is in tasks/steps.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import timedelta
 from tasks.dates import parse_date
 from tasks.errors import InvalidDateError
 from tasks.models import DayFile
+from tasks.steps import is_complete
 
 MAX_RANGE_DAYS = 366
 
@@ -19,15 +20,6 @@ def date_range(start: str, end: str) -> list[str]:
     if days > MAX_RANGE_DAYS:
         raise InvalidDateError(f"{days} days is more than one backfill takes ({MAX_RANGE_DAYS}); split it")
     return [(first + timedelta(days=i)).isoformat() for i in range(days)]
-
-
-def is_complete(day: DayFile | None) -> bool:
-    """A day is complete once a run finished and no paper or day step is left to do."""
-    if day is None or not any(r.finished_at for r in day.runs):
-        return False
-    if any(p.pending_steps() for p in day.papers):
-        return False
-    return not day.papers or (day.steps.get("zh_reading") is not None and day.steps["zh_reading"].status == "ok")
 
 
 def plan_backfill(dates: list[str], stored: dict[str, DayFile | None], force: bool) -> tuple[list[str], list[str]]:

@@ -16,8 +16,9 @@ from prefect.artifacts import (
 )
 
 from tasks.log import get_logger
-from tasks.models import DayFile, RunRecord
+from tasks.models import DayFile, PaperRecord, RunRecord
 from tasks.settings import Settings
+from tasks.steps import Step, pending, unfinished
 
 _progress_ids: dict[str, UUID] = {}
 
@@ -30,13 +31,13 @@ def artifact_key(date: str, part: str = "") -> str:
 def papers_table(day: DayFile) -> pd.DataFrame:
     rows = []
     for p in day.papers:
-        failed = sorted(s for s, st in p.steps.items() if st.status != "ok")
+        failed = [s.name for s in pending(p)]
         rows.append({
             "arxiv_id": p.arxiv_id,
             "title": p.title[:90],
             "upvotes": p.upvotes,
             "tags": ", ".join(p.topics),
-            "status": "vanished" if p.vanished_at else ("ok" if not failed and p.steps else "incomplete"),
+            "status": "vanished" if p.vanished_at else ("ok" if not failed else "incomplete"),
             "not ok": ", ".join(failed),
             "cost_usd": round(p.usage.cost_usd, 6),
         })
@@ -45,10 +46,7 @@ def papers_table(day: DayFile) -> pd.DataFrame:
 
 def summary_markdown(day: DayFile, run: RunRecord) -> str:
     u = run.usage
-    errors = [
-        f"- `{p.arxiv_id}` {step}: {state.status} - {state.error}"
-        for p in day.papers for step, state in sorted(p.steps.items()) if state.status != "ok"
-    ] + [f"- day {step}: {st.status} - {st.error}" for step, st in day.steps.items() if st.status != "ok"]
+    errors = [_not_finished(day, paper, step) for paper, step in unfinished(day)]
     lines = [
         f"# hfdaily {day.date}",
         "",
@@ -62,6 +60,16 @@ def summary_markdown(day: DayFile, run: RunRecord) -> str:
         lines += [f"**Note:** {run.note}", ""]
     lines += ["## Not finished", *errors[:50]] if errors else ["All steps finished."]
     return "\n".join(lines)
+
+
+def _not_finished(day: DayFile, paper: PaperRecord | None, step: Step) -> str:
+    """One line of the summary's "Not finished" list: what failed and why, or what a step waits for."""
+    where = f"`{paper.arxiv_id}`" if paper else "day"
+    state = (paper or day).steps.get(step.name)
+    if state is not None:
+        return f"- {where} {step.name}: {state.status} - {state.error}"
+    needs = [n for n in step.needs if paper is not None and not paper.step_ok(n)]
+    return f"- {where} {step.name}: waits for {', '.join(needs)}" if needs else f"- {where} {step.name}: not run yet"
 
 
 def summary_line(day: DayFile, run: RunRecord) -> str:

@@ -21,6 +21,7 @@ import pytest
 from flows.daily import daily_digest
 from tasks.models import DayFile
 from tasks.settings import PROJECT_ROOT, Settings
+from tasks.steps import pending
 from tasks.store import day_path, load_day
 
 DATE = "2025-01-23"
@@ -90,7 +91,7 @@ def test_sigkill_mid_day_loses_no_finished_work_and_repeats_no_finished_call(
     daily_digest(date=DATE, render=False)
     stats = sandbox.stats()
     day = load_day(settings, DATE)
-    unfinished = {p.arxiv_id: {s: p.steps.get(s) for s in p.pending_steps()} for p in day.papers if p.pending_steps()}
+    unfinished = {p.arxiv_id: {s.name: p.steps.get(s.name) for s in pending(p)} for p in day.papers if pending(p)}
     assert unfinished == {}
     assert day.steps["zh_reading"].status == "ok"
     assert len(day.runs) == 1 and day.runs[0].failed == 0
@@ -153,7 +154,7 @@ def test_two_runs_of_one_date_at_once_are_serialized(env: Path, sandbox: Any, mo
     first, second = sorted(day.runs, key=lambda r: r.finished_at)
     assert second.started_at < first.finished_at  # they overlapped; the second waited for the lock
     assert (first.new, second.new) == (2, 0) and second.usage.calls == 0
-    assert len(day.papers) == 2 and all(not p.pending_steps() for p in day.papers)
+    assert len(day.papers) == 2 and all(not pending(p) for p in day.papers)
     stats = sandbox.stats()
     assert stats["pdf_ids"] == {p.arxiv_id: 1 for p in day.papers}
     assert _llm_requests(stats) == _answers(settings) == day.usage.calls  # no call made twice

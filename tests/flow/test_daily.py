@@ -114,3 +114,21 @@ def test_budget_stops_llm_calls(env, sandbox):
     not_started = [p for p in day.papers if len(p.steps) < 6]
     assert deferred or not_started
     assert day.usage.cost_usd < 0.01 and summary["usage"]["calls"] < 30
+
+
+def test_the_dashboard_graph_shows_affiliations_waiting_for_their_pdf(env, sandbox):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    state = daily_digest(date=DATE, render=False, return_state=True)
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+    by_name = {r.name: r for r in runs}
+    ids = [p.arxiv_id for p in _day().papers]
+    for arxiv_id in ids:
+        pdf, aff = by_name[f"pdf-{arxiv_id}"], by_name[f"affiliations-{arxiv_id}"]
+        upstream = {getattr(i, "id", None) for i in aff.task_inputs.get("wait_for", [])}
+        assert pdf.id in upstream, f"affiliations-{arxiv_id} does not wait for pdf-{arxiv_id}"
+        topics = by_name[f"topics-{arxiv_id}"]
+        assert not topics.task_inputs.get("wait_for"), "topics need no PDF and start at once"

@@ -27,6 +27,7 @@ from tasks.llm.runner import LLMRuntime, StepFailed
 from tasks.models import DayFile
 from tasks.render import day_page_path
 from tasks.settings import Settings
+from tasks.steps import pending
 from tasks.store import day_path, load_day, save_day
 from tests.unit.test_bad_input import HOSTILE_DATE, IDS, XSS, assert_page_is_inert, hostile_feed
 
@@ -77,7 +78,7 @@ def test_hf_faults(env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch,
     assert sandbox.stats()["requests"]["hf"] == 4
     assert [r["hits"] for r in sandbox.active_faults()] == [1, 1, 1]
     day = _day()
-    assert all(not p.pending_steps() for p in day.papers)
+    assert all(not pending(p) for p in day.papers)
 
     # an empty list: stored papers are kept (not flagged as vanished) and nothing is asked again
     sandbox.reset()
@@ -173,7 +174,7 @@ def test_paper_faults_are_recorded_and_the_next_run_retries_exactly_them(
         expected["mistral:affiliations"] = two_column
     assert stats["by_step"] == expected
     day = _day()
-    assert all(not p.pending_steps() for p in day.papers) and day.runs[-1].failed == 0
+    assert all(not pending(p) for p in day.papers) and day.runs[-1].failed == 0
     assert day.paper(ids[0]).steps["summary_en"].attempts == 2 and day.paper(ids[2]).steps["pdf"].attempts == 2
     html = day_page_path(Settings(), DATE).read_text(encoding="utf-8")
     for arxiv_id in ids:

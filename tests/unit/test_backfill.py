@@ -20,9 +20,10 @@ from flows.backfill import ChildRun, DateOutcome, _failure, _stored, outcome_of,
 from flows.daily import daily_digest, daily_run_name
 from tasks.dates import resolve_date
 from tasks.errors import InvalidDateError
-from tasks.models import PAPER_STEPS, DayFile, PaperRecord, RunRecord, StepState, Usage
+from tasks.models import DayFile, PaperRecord, RunRecord, StepState, Usage
 from tasks.plan import MAX_RANGE_DAYS, date_range, is_complete, plan_backfill
 from tasks.settings import Settings
+from tasks.steps import paper_steps
 from tasks.store import save_day
 
 TODAY = date(2026, 11, 26)
@@ -99,8 +100,8 @@ def test_range_limits():
 
 def _paper(arxiv_id: str = "2501.00001", **status: str) -> PaperRecord:
     paper = PaperRecord(arxiv_id=arxiv_id, title="t")
-    for step in PAPER_STEPS:
-        paper.steps[step] = StepState(status=status.get(step, "ok"))
+    for step in paper_steps():
+        paper.steps[step.name] = StepState(status=status.get(step.name, "ok"))
     return paper
 
 

@@ -19,7 +19,7 @@ import requests
 
 from flows.cli import main
 from tasks.dates import today_utc
-from tasks.enrich import apply_result, run_step, step_inputs
+from tasks.enrich import run_step
 from tasks.errors import FeedError
 from tasks.feed import fetch_page, normalize_items
 from tasks.llm.providers import Completion
@@ -28,6 +28,7 @@ from tasks.llm.usage import UsageMeter
 from tasks.models import DayFile, PaperRecord, PdfText
 from tasks.render import render_site
 from tasks.settings import Settings
+from tasks.steps import STEPS, apply_result
 from tasks.store import load_day, save_day
 
 # ---- dates on the command line ---------------------------------------------------------------------------
@@ -288,7 +289,7 @@ def hostile_site(root: Path) -> tuple[Settings, DayFile, Obedient]:
     paper = day.papers[0]
     paper.text = PdfText(head=f"{paper.title}\n{INJECTION}", deep=INJECTION, pages=1)
     for step in HOSTILE_ANSWERS:
-        result = run_step(rt, step, paper.arxiv_id, step_inputs(step, paper))
+        result = run_step(rt, step, STEPS[step].run, paper.arxiv_id, STEPS[step].inputs(paper))
         assert result.state.status == "ok", (step, result.state.error)
         apply_result(day, result)
     save_day(settings, day)
