@@ -21,7 +21,8 @@ from tasks.feed import fetch_feed
 from tasks.llm import runner
 from tasks.log import get_logger
 from tasks.models import DayFile, PaperRecord, RunRecord, StepState, Usage, utcnow
-from tasks.pdf_task import pdf_result_storage, pdf_text_task
+from tasks.pdf.options import PdfOptions
+from tasks.pdf.task import pdf_result_storage, pdf_text_task
 from tasks.report import publish_progress, publish_run_artifacts
 from tasks.retrying import retry_options
 from tasks.settings import Settings
@@ -107,9 +108,7 @@ def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> Usage
     for paper in day.papers:
         todo = paper.pending_steps()
         if "pdf" in todo:
-            fut = pdf_task.submit(paper.arxiv_id, settings.arxiv_url, settings.http_timeout,
-                                  settings.pdf_max_bytes, settings.pdf_parse_timeout, _keep_dir(settings),
-                                  downloads=settings.pdf_concurrency)
+            fut = pdf_task.submit(paper.arxiv_id, PdfOptions.from_settings(settings))
             pending[fut] = (paper.arxiv_id, "pdf")
         elif "affiliations" in todo:
             submit("affiliations", paper, step_inputs("affiliations", paper))

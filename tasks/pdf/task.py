@@ -10,7 +10,9 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 
 from tasks.log import get_logger
 from tasks.models import PdfText
-from tasks.pdf import download_pdf, extract_text
+from tasks.pdf import extract
+from tasks.pdf.download import download_pdf
+from tasks.pdf.options import PdfOptions
 from tasks.retrying import retry_if_transient
 
 # arXiv asks clients to be gentle: a few downloads at a time per process (HFDAILY_PDF_CONCURRENCY), whatever
@@ -18,17 +20,10 @@ from tasks.retrying import retry_if_transient
 _DOWNLOADS: dict[int, threading.BoundedSemaphore] = {}
 _DOWNLOADS_LOCK = threading.Lock()
 
+
 # Keyed on the paper id and the task's code (not on the mirror, timeouts or limits), persisted next to
 # the data, so a re-run — or another day the paper moved to — re-downloads nothing.
-PDF_CACHE = (INPUTS - "arxiv_url" - "timeout" - "max_bytes" - "parse_timeout" - "keep_dir" - "downloads"
-             + TASK_SOURCE)
-
-
-def _download_slots(limit: int) -> threading.BoundedSemaphore:
-    with _DOWNLOADS_LOCK:
-        if limit not in _DOWNLOADS:
-            _DOWNLOADS[limit] = threading.BoundedSemaphore(max(1, limit))
-        return _DOWNLOADS[limit]
+PDF_CACHE = INPUTS - "options" + TASK_SOURCE
 
 
 def pdf_result_storage(cache_dir: Path) -> Path:
@@ -41,17 +36,24 @@ def pdf_result_storage(cache_dir: Path) -> Path:
     return cache_dir / "pdf-text"
 
 
+def _download_slots(limit: int) -> threading.BoundedSemaphore:
+    with _DOWNLOADS_LOCK:
+        if limit not in _DOWNLOADS:
+            _DOWNLOADS[limit] = threading.BoundedSemaphore(max(1, limit))
+        return _DOWNLOADS[limit]
+
+
 @task(name="pdf-text", task_run_name="pdf-{arxiv_id}", cache_policy=PDF_CACHE, retries=3,
       retry_delay_seconds=[2, 4, 8], retry_jitter_factor=0.5, retry_condition_fn=retry_if_transient)
-def pdf_text_task(arxiv_id: str, arxiv_url: str, timeout: float, max_bytes: int, parse_timeout: float,
-                  keep_dir: str | None, downloads: int = 4) -> PdfText:
+def pdf_text_task(arxiv_id: str, options: PdfOptions) -> PdfText:
     """Download the paper's PDF and return the text of its first page (the PDF itself is dropped)."""
-    with _download_slots(downloads):
-        pdf = download_pdf(arxiv_id, base_url=arxiv_url, timeout=timeout, max_bytes=max_bytes)
-    if keep_dir:
-        path = Path(keep_dir) / f"{arxiv_id.replace('/', '_')}.pdf"
+    with _download_slots(options.downloads):
+        pdf = download_pdf(arxiv_id, base_url=options.arxiv_url, timeout=options.http_timeout,
+                           max_bytes=options.max_bytes, max_wait=options.max_wait)
+    if options.keep_dir:
+        path = options.keep_dir / f"{arxiv_id.replace('/', '_')}.pdf"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(pdf)
-    text = extract_text(pdf, time_limit=parse_timeout)
+    text = extract.extract_text(pdf, extract.parser_pool(), time_limit=options.parse_timeout)
     get_logger().info("pdf %s: %d pages, %d chars of front matter", arxiv_id, text.pages, len(text.head))
     return text
