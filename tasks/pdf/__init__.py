@@ -1,7 +1,7 @@
 """The PDF stage: an arXiv PDF in, the text of its first page out.
 
     download.py  capped, validated HTTP download (typed errors: retriable or final)
-    extract.py   the stage: PDF bytes -> PdfText through a worker pool it is handed
+    extract.py   the stage: PDF bytes -> PdfText through a worker pool it is handed; EXTRACTOR_VERSION
     worker.py    what runs in a parser process (imported there by tasks.procpool)
     layout.py    page geometry: reading order, accents by position, the margin stamp (worker side)
     text.py      pure text helpers: normalising, front matter, the deep slice
@@ -19,6 +19,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "EXTRACTOR_VERSION": "extract",
     "extract_text": "extract",
     "parser_pool": "extract",
     "new_parser_pool": "extract",

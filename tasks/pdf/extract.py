@@ -17,6 +17,10 @@ from tasks.pdf.text import deep_slice, front_matter
 from tasks.pdf.worker import MEMORY_LIMIT
 from tasks.procpool import JobTimeout, PoolError, ProcessPool, WorkerCrashed, WorkerStartError, clean_env
 
+# Bump when extracted texts change: this module's head/deep assembly, text.py, layout.py or worker.py (a fix to
+# reading order, accents, the heading rule, the slice sizes, the pdfplumber options). Cached texts are keyed on
+# it and the arXiv id (tasks/pdf/task.py), so a bump makes every paper be downloaded and parsed again.
+EXTRACTOR_VERSION = 1
 HEAD_CHARS = 2000  # front matter: title, authors, affiliations, before the Abstract heading
 DEEP_CHARS = 6500  # a longer slice, for affiliations that sit in footnotes or on page 2
 POOL_SIZE = max(1, min(4, os.cpu_count() or 1))  # parsing is CPU-bound: more workers than cores gain nothing

@@ -3,7 +3,7 @@
 pdfplumber alone reads a two-column page line by line across both columns, glues TeX-set words and leaves TeX's
 separately drawn accents beside their letters; this module reads the glyphs' positions to fix all three, and
 drops arXiv's rotated margin stamp. pdfplumber is imported inside the functions: the parent process imports this
-module's neighbours without paying for it.
+module's neighbours without paying for it. A change here changes extracted texts: bump `EXTRACTOR_VERSION`.
 """
 
 from __future__ import annotations

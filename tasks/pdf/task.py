@@ -1,17 +1,26 @@
-"""The Prefect task of the PDF stage: download, read the first page, keep only the text."""
+"""The Prefect task of the PDF stage: download, read the first page, keep only the text (cached).
+
+The cache key is the paper's id and `EXTRACTOR_VERSION`, nothing else. Keyed on the task's source (Prefect's
+TASK_SOURCE) instead, a fix to the extraction code, which lives outside this wrapper, would never reach texts
+already cached, while a cosmetic edit of the wrapper would throw all of them away. The mirror, timeouts and caps
+(`PdfOptions`) do not change what a first page says, so they are not in the key either: a re-run, or another
+day the paper moved to, re-downloads nothing.
+"""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from prefect import task
-from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.cache_policies import CacheKeyFnPolicy
+from prefect.context import TaskRunContext
 
 from tasks.log import get_logger
 from tasks.models import PdfText
 from tasks.pdf import extract
-from tasks.pdf.download import download_pdf
+from tasks.pdf.download import ARXIV_ID, download_pdf
 from tasks.pdf.options import PdfOptions
 from tasks.retrying import retry_if_transient
 
@@ -21,9 +30,18 @@ _DOWNLOADS: dict[int, threading.BoundedSemaphore] = {}
 _DOWNLOADS_LOCK = threading.Lock()
 
 
-# Keyed on the paper id and the task's code (not on the mirror, timeouts or limits), persisted next to
-# the data, so a re-run — or another day the paper moved to — re-downloads nothing.
-PDF_CACHE = INPUTS - "options" + TASK_SOURCE
+def pdf_cache_key(context: TaskRunContext | None, parameters: dict[str, Any]) -> str | None:
+    """`pdf-text-v<EXTRACTOR_VERSION>-<arxiv id>` ('/' of old-style ids as '_'); None (no caching) for a bad id.
+
+    Readable on purpose: it is the record's file name in data/cache/pdf-text. The version is read at call time.
+    """
+    arxiv_id = parameters.get("arxiv_id")
+    if not isinstance(arxiv_id, str) or not ARXIV_ID.fullmatch(arxiv_id):
+        return None
+    return f"pdf-text-v{extract.EXTRACTOR_VERSION}-{arxiv_id.replace('/', '_')}"
+
+
+PDF_CACHE = CacheKeyFnPolicy(cache_key_fn=pdf_cache_key)
 
 
 def pdf_result_storage(cache_dir: Path) -> Path:

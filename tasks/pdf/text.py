@@ -1,6 +1,7 @@
 """Pure text helpers of the PDF stage: normalise what pdfminer gives, cut the front matter and the deep slice.
 
 No PDF library here: these run on strings, so they test fast and the parent can use them without a worker.
+A change here changes extracted texts: bump `EXTRACTOR_VERSION` (tasks/pdf/extract.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The pool (tasks.procpool) imports this module in a fresh interpreter and calls `init` once, then `parse` per
 job. It imports only the text and layout helpers and pdfplumber: no requests, pydantic or Prefect, so a new
 worker is ready in ~0.2 s. Replies cross the pipe as JSON, so `parse` returns plain data and turns every failure
-into a message instead of raising.
+into a message instead of raising. A change here changes extracted texts: bump `EXTRACTOR_VERSION`.
 """
 
 from __future__ import annotations

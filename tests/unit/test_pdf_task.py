@@ -1,4 +1,4 @@
-"""tasks.pdf.options: the PDF stage's options, built from Settings."""
+"""tasks.pdf.task and tasks.pdf.options without the engine: the cache key and the options built from Settings."""
 
 from __future__ import annotations
 
@@ -7,8 +7,33 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from tasks.pdf import extract
 from tasks.pdf.options import PdfOptions
+from tasks.pdf.task import pdf_cache_key
 from tasks.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("arxiv_id", "key"),
+    [("2401.01234", "pdf-text-v{v}-2401.01234"), ("cs/0112017", "pdf-text-v{v}-cs_0112017")],
+)
+def test_cache_key_is_the_extractor_version_and_the_id(arxiv_id: str, key: str) -> None:
+    options = PdfOptions(arxiv_url="http://mirror.invalid", http_timeout=1)
+    assert pdf_cache_key(None, {"arxiv_id": arxiv_id, "options": options}) == key.format(v=extract.EXTRACTOR_VERSION)
+    assert pdf_cache_key(None, {"arxiv_id": arxiv_id, "options": PdfOptions()}) == key.format(
+        v=extract.EXTRACTOR_VERSION
+    )
+
+
+def test_cache_key_follows_a_version_bump(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = pdf_cache_key(None, {"arxiv_id": "2401.01234"})
+    monkeypatch.setattr(extract, "EXTRACTOR_VERSION", extract.EXTRACTOR_VERSION + 1)
+    assert pdf_cache_key(None, {"arxiv_id": "2401.01234"}) != before
+
+
+@pytest.mark.parametrize("arxiv_id", ["../../etc/passwd", "", "2401.1"])
+def test_a_bad_id_is_not_cached(arxiv_id: str) -> None:
+    assert pdf_cache_key(None, {"arxiv_id": arxiv_id}) is None
 
 
 def test_options_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
