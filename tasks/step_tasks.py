@@ -19,7 +19,8 @@ from tasks.enrich import StepResult, run_step
 from tasks.errors import HfDailyError
 from tasks.llm.runner import current
 from tasks.models import DayFile, PaperRecord, StepState
-from tasks.pdf_task import pdf_result_storage, pdf_text_task
+from tasks.pdf.options import PdfOptions
+from tasks.pdf.task import pdf_result_storage, pdf_text_task
 from tasks.retrying import retry_options
 from tasks.settings import Settings
 from tasks.steps import STEPS, Step
@@ -53,10 +54,7 @@ def submit(step: Step, target: PaperRecord | DayFile, settings: Settings,
         assert isinstance(target, PaperRecord)
         pdf_task = pdf_text_task.with_options(result_storage=pdf_result_storage(settings.cache_dir),
                                               **retry_options(settings))
-        keep = str(settings.data_dir / "pdfs") if settings.keep_pdfs else None
-        return pdf_task.submit(target.arxiv_id, settings.arxiv_url, settings.http_timeout, settings.pdf_max_bytes,
-                               settings.pdf_parse_timeout, keep, downloads=settings.pdf_concurrency,
-                               wait_for=list(wait_for))
+        return pdf_task.submit(target.arxiv_id, PdfOptions.from_settings(settings), wait_for=list(wait_for))
     assert step.inputs is not None
     inputs = step.inputs(target)
     if inputs is None:
