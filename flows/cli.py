@@ -10,10 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from pydantic import ValidationError
+
 from tasks.dates import parse_date
 from tasks.errors import HfDailyError
 
 DEMO_DATES = ("2025-01-22", "2025-01-23", "2025-01-24")
+_USES_SETTINGS = {"run", "backfill", "site", "serve"}
 
 
 def _date_arg(value: str) -> str:
@@ -65,10 +68,19 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in _USES_SETTINGS:
+            from tasks.settings import Settings
+
+            Settings()  # a bad setting is refused here, in one line, before any Prefect server starts
         return COMMANDS[args.command](args)
     except HfDailyError as exc:
         print(f"hfdaily: error: {exc}", file=sys.stderr)
         return 1
+    except ValidationError as exc:  # a bad setting: one line each, named as in the environment
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err["loc"])
+            print(f"hfdaily: error: {where}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("hfdaily: interrupted", file=sys.stderr)
         return 130

@@ -51,7 +51,7 @@ class LLMRuntime:
     def __init__(self, settings: Settings, meter: UsageMeter | None = None) -> None:
         self.settings = settings
         self.meter = meter or UsageMeter(settings.max_cost)
-        self.cache = AnswerCache(settings.cache_dir / "llm")
+        self.cache = AnswerCache(settings.data.child("cache/llm"))
         self._clients: dict[str, ProviderClient | None] = {}
         self._caps = {p: _provider_cap(p, settings.provider_concurrency) for p in CLIENTS}
         # One lock per provider: building a client imports its SDK (0.4-1.5 s, several on a busy machine),
