@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,21 +23,23 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import requests
 
 from flows.cli import sandbox_env
 from sandbox.client import spawn_sandbox
+from tests.e2e.stack import FINAL, PREFECT, ROOT
+from tests.e2e.stack import free_port as _free_port
+from tests.e2e.stack import start as _start
+from tests.e2e.stack import stop as _stop
+from tests.e2e.stack import stop_all as _stop_all
+from tests.e2e.stack import wait_healthy as _wait_healthy
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 DATE = "2025-01-23"
 BACKFILL = ("2025-01-20", "2025-01-22")
 PAPERS = 5
 LLM_STEPS = ("affiliations", "topics", "review_ru", "summary_en", "summary_zh")
 RUN_TIMEOUT = 180.0
-PREFECT = [sys.executable, "-m", "prefect"]
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 @dataclass
@@ -105,50 +105,6 @@ class Stack:
         path = self.logs[name]
         text = path.read_text(errors="replace").splitlines() if path.exists() else []
         return f"--- {name} log ---\n" + "\n".join(text[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
-    """A long-running child in its own process group (so stopping it stops what it started)."""
-    with open(log, "wb") as fh:
-        return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    with contextlib.suppress(ProcessLookupError):  # anything the child left behind in its group
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _stop_all(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        _stop(proc)
-
-
-def _wait_healthy(api: str, server: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(f"{api}/health", timeout=1).ok:
-                return
-        except requests.RequestException:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"prefect server did not come up: {log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
