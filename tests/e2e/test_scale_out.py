@@ -280,10 +280,12 @@ def test_backfill_on_three_workers_survives_a_killed_worker(cluster: Cluster) ->
     feed = json.loads(cluster.read("site/feed.json"))
     assert {re.search(r"d/(\d{4}-\d{2}-\d{2})", item["url"]).group(1) for item in feed["items"]} >= set(DATES[-7:])
 
-    # No run left anything it needs on local disk: not in the workers' folders, not in the shared checkout.
+    # No run left anything it needs on local disk: not in the workers' folders, nor in the shared checkout the
+    # runs work in (where a local data dir or site would land, or a folder named `s3:`).
     for name in WORKERS:
         assert _local_files(cluster.tmp / f"worker-{name}", t_start) == [], name
-    assert _local_files(ROOT, t_start) == []
+    for folder in ("data", "site", "s3:"):
+        assert not (ROOT / folder).exists() or _local_files(ROOT / folder, t_start) == [], folder
     print(f"\nbackfill: killed worker {victim} at {t_kill:.1f} s with {len(killed)} runs "
           f"({', '.join(r.name for r in killed)}); sandbox before the kill: "
           f"{sum(stats_before['requests'][p] for p in LLM)} LLM calls; in the end {paid} LLM calls for "
