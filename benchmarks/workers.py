@@ -30,8 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def measure_workers(bench: Any, end_date: str, days: int, counts: tuple[int, ...], concurrent: dict[str, str],
-                    lower_bound: Any) -> dict[str, Any]:
-    """One backfill per worker count on the PostgreSQL + S3 stack; returns {"stack": …, "runs": [...]}."""
+                    lower_bound: Any, budget: int | None = None) -> dict[str, Any]:
+    """One backfill per worker count on the PostgreSQL + S3 stack; returns {"runs": [...], ...}.
+
+    budget: a pool-wide provider budget (calls in flight per provider, as an account's limit would be) split
+    evenly over the workers (HFDAILY_PROVIDER_CONCURRENCY = budget // N); None: today's per-process caps."""
     from benchmarks.run import PrefectServer
     from tests.e2e.stack import PREFECT, Postgres, clean_env, prefect, start, stop
     from tests.s3server import MotoServer
@@ -39,7 +42,7 @@ def measure_workers(bench: Any, end_date: str, days: int, counts: tuple[int, ...
     first = date.fromisoformat(end_date) - timedelta(days=days - 1)
     tmp: Path = bench.tmp / "workers"
     tmp.mkdir()
-    out: dict[str, Any] = {"runs": []}
+    out: dict[str, Any] = {"runs": [], "budget": budget}
     with contextlib.ExitStack() as cleanup:
         t0 = time.perf_counter()
         s3 = MotoServer(tmp / "moto.log")
@@ -57,8 +60,11 @@ def measure_workers(bench: Any, end_date: str, days: int, counts: tuple[int, ...
         bucket = s3.bucket("bench")
         for n in counts:
             prefix = f"s3://{bucket}/workers-{n}"
-            env = base | _sandbox_env(bench.sandbox.url) | {"HFDAILY_DATA_DIR": f"{prefix}/data",
-                                                           "HFDAILY_SITE_DIR": f"{prefix}/site"}
+            caps = dict(concurrent)
+            if budget is not None:
+                caps["HFDAILY_PROVIDER_CONCURRENCY"] = str(max(1, budget // n))
+            env = base | caps | _sandbox_env(bench.sandbox.url) | {"HFDAILY_DATA_DIR": f"{prefix}/data",
+                                                                  "HFDAILY_SITE_DIR": f"{prefix}/site"}
             workers = []
             for i in range(n):
                 home = tmp / f"n{n}-worker-{i}"
@@ -73,17 +79,18 @@ def measure_workers(bench: Any, end_date: str, days: int, counts: tuple[int, ...
             load_before = load_average()
             args = ["backfill", "--start", first.isoformat(), "--end", end_date, "--max-parallel", str(n),
                     "--use-deployments"]
-            knobs = concurrent | s3.env | {k: env[k] for k in ("HFDAILY_DATA_DIR", "HFDAILY_SITE_DIR")}
+            knobs = caps | s3.env | {k: env[k] for k in ("HFDAILY_DATA_DIR", "HFDAILY_SITE_DIR")}
             result = bench.child(f"workers-{n}", args, knobs, tmp / f"n{n}-parent" / "data",
                                  tmp / f"n{n}-parent" / "prefect", api=server.url)
             cpu_after = _cpu(server.proc.pid, pg, s3.proc.pid, workers)
             for proc in workers:
                 stop(proc)
-            cap = int(concurrent["HFDAILY_PROVIDER_CONCURRENCY"]) * n
+            per_run = int(caps["HFDAILY_PROVIDER_CONCURRENCY"])
+            cap = per_run * n
             pdf_cap = int(concurrent["HFDAILY_PDF_CONCURRENCY"]) * n
             wall = result["t_return"] - result["t_imported"]
             result.update(
-                workers=n, wall_backfill_s=wall, papers_per_min=result["papers"] / (wall / 60),
+                workers=n, cap_per_run=per_run, wall_backfill_s=wall, papers_per_min=result["papers"] / (wall / 60),
                 bound=lower_bound(result["stats"], cap, pdf_cap),
                 cpu_s={k: cpu_after[k] - cpu_before[k] for k in cpu_after}, load=(load_before, load_average()),
             )
@@ -121,17 +128,22 @@ def rows(res: dict[str, Any], latency: dict[str, float]) -> list[tuple[str, str,
     out: list[tuple[str, str, str, bool | None]] = []
     runs = data["runs"]
     base = runs[0]["papers_per_min"] if runs else 0.0
+    if data.get("skipped"):
+        return [("7 · backfill on 1, 2, 3 workers (PostgreSQL server, S3 store)", f"skipped: {data['skipped']}",
+                 "info", None)]
+    caps = ("per-process caps" if data.get("budget") is None
+            else f"a pool-wide budget of {data['budget']} calls per provider split over the workers")
     for r in runs:
         b = r["bound"]["bound_s"]
         bound_ppm = r["papers"] / (b / 60) if b else 0.0
         cpu = r["cpu_s"]
         busy = sum(cpu.values()) / (r["wall_backfill_s"] * (os.cpu_count() or 1))
         out.append((
-            f"7 · backfill on {r['workers']} worker"
-            f"{'s' if r['workers'] > 1 else ''} (PostgreSQL server, S3 store)",
+            f"7 · backfill on {r['workers']} worker{'s' if r['workers'] > 1 else ''} (PostgreSQL server, S3 store; "
+            f"{caps})",
             f"{r['papers']} papers in {r['wall_backfill_s']:.1f} s = **{r['papers_per_min']:.0f} papers/min** "
             f"(×{r['papers_per_min'] / base:.2f} of 1 worker; provider-budget bound {bound_ppm:.0f} with "
-            f"{r['workers']} × 4 calls in flight per provider); CPU s: workers {cpu['workers']:.0f}, "
+            f"{r['workers']} × {r['cap_per_run']} calls in flight per provider); CPU s: workers {cpu['workers']:.0f}, "
             f"Prefect server {cpu['prefect_server']:.0f}, PostgreSQL {cpu['postgres']:.0f}, "
             f"S3 server {cpu['s3_server']:.0f} (all of this machine's cores {busy:.0%} busy); "
             f"{r['not_ok']} steps not ok, {len(r['failed'])} dates failed",

@@ -61,6 +61,7 @@ def daily_digest(date: str | None = None, max_cost: float | None = None, render:
     run_id = str(flow_run.id or "") or None
     try:
         with day_lease(settings, day_str, run=run_id) as lease:
+            lease.on_lost(lambda: rt.meter.stop(f"another run took {day_str} over"))
             papers = fetch_feed.with_options(**retry_options(settings))(
                 day_str, settings.hf_url, settings.feed_page_size, settings.http_timeout, settings.retry_max_wait
             )

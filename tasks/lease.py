@@ -63,6 +63,19 @@ class Lease:
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._callbacks: list[Callable[[], None]] = []
+
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from the renewing thread) when the lease is lost; at once if it already is."""
+        self._callbacks.append(callback)
+        if self.lost.is_set():
+            callback()
+
+    def _lose(self) -> None:
+        self.lost.set()
+        for callback in self._callbacks:
+            with contextlib.suppress(Exception):
+                callback()
 
     def check(self) -> None:
         if self.lost.is_set():
@@ -78,7 +91,7 @@ class Lease:
             if current is not None and current[0].holder == self.record.holder and not current[0].released:
                 self.record, self.version = current  # our own write landed although the answer was lost
                 return True
-            self.lost.set()
+            self._lose()
             return False
         self.record, self.version = fresh, version
         return True
@@ -98,7 +111,7 @@ class Lease:
                 last_ok = time.monotonic()
             except Exception as exc:  # the store is unreachable: others may take the lease once it expires
                 if time.monotonic() - last_ok > ttl:
-                    self.lost.set()
+                    self._lose()
                     get_logger().warning("lease %s not renewed for %.0f s (%s): treating it as lost",
                                          self.key, ttl, exc)
                     return

@@ -108,9 +108,9 @@ class LLMRuntime:
         """One paid request, retried on transient errors with backoff, jitter and Retry-After."""
         s = self.settings
         for attempt in range(s.retries + 1):
-            self.meter.check()
             try:
                 with self._caps[entry.provider]:
+                    self.meter.check()  # once the slot is ours: calls queued for it stop when the run must stop
                     done = client.complete(
                         model=entry.model, system=system, user=user, temperature=entry.temperature,
                         max_tokens=entry.max_tokens, schema=schema, step=step,

@@ -167,3 +167,52 @@ def test_two_runs_of_one_date_at_once_are_serialized(env: Path, sandbox: Any, mo
     assert _llm_requests(stats) == _answers(settings) == day.usage.calls  # no call made twice
     if (days := settings.data.local_path("days")) is not None:
         assert [p.name for p in days.glob(f".{DATE}.*.tmp")] == []
+
+
+def test_a_run_whose_lease_is_taken_over_stops_starting_steps_and_keeps_what_it_stored(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another holder takes the date's lease mid-run (as a waiter would after a renewal gap): the run notices at
+    its next renewal, starts no further step, stores what finished (merged) and fails; a later run does the rest."""
+    from tasks.lease import LeaseLost, LeaseRecord
+    from tasks.models import utcnow
+
+    monkeypatch.setenv("HFDAILY_LEASE_TTL", "3")  # renewed every second
+    monkeypatch.setenv("HFDAILY_PROVIDER_CONCURRENCY", "1")
+    settings = Settings()
+    sandbox.config(papers_per_day=3)
+    sandbox.latency(llm=0.3)
+    outcome: list[Any] = []
+    runner = threading.Thread(target=lambda: outcome.append(_run_catching(DATE)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while _answers(settings) < 2:
+        assert time.monotonic() < deadline and runner.is_alive(), outcome
+        time.sleep(0.05)
+    now = utcnow()
+    other = LeaseRecord(holder="elsewhere:1:x", what=f"a run of {DATE}", run="other", ttl=60, acquired_at=now,
+                        renewed_at=now, expires_at=now)
+    settings.data.write(f"leases/{DATE}.json", other.encode())  # taken over behind the run's back
+    runner.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], LeaseLost), outcome
+    assert "lost the lease leases/2025-01-23.json" in str(outcome[0])
+    day = load_day(settings, DATE)
+    assert day.runs == []  # it did not record itself as a finished run
+    stopped = sum(1 for p in day.papers for s in pending(p))
+    assert stopped > 0 and len(day.papers) == 3  # it stopped before the end, keeping what finished
+    asked = _llm_requests(sandbox.stats())
+    assert asked == _answers(settings)  # every call it paid for is stored
+
+    settings.data.write(f"leases/{DATE}.json", other.model_copy(update={"released": True}).encode())
+    sandbox.reset()
+    sandbox.config(papers_per_day=3)
+    daily_digest(date=DATE, render=False)
+    assert all(not pending(p) for p in load_day(settings, DATE).papers)
+    assert _llm_requests(sandbox.stats()) == _answers(settings) - asked  # only what was left is asked
+
+
+def _run_catching(date: str) -> Any:
+    try:
+        return daily_digest(date=date, render=False)
+    except Exception as exc:  # the flow re-raises the run's error
+        return exc
