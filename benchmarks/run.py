@@ -286,8 +286,7 @@ def _measure_workers(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
 
     if postgres_bin() is None:
         return {"skipped": "PostgreSQL is not installed (apt-get install postgresql)", "runs": []}
-    return measure_workers(bench, args.date, args.backfill_days, tuple(args.workers), CONCURRENT, lower_bound,
-                           budget=args.budget)
+    return measure_workers(bench, args.date, args.backfill_days, tuple(args.workers), CONCURRENT, lower_bound)
 
 
 def measure_render(days: int, papers: int) -> dict[str, Any]:
@@ -461,9 +460,6 @@ def main(argv: list[str] | None = None) -> int:
                    default=[*FLOW_PARTS, "render", "pdf", "workers"], help="measure only these parts")
     p.add_argument("--workers", nargs="+", type=int, default=[1, 2, 3],
                    help="worker counts of rows 7 (backfill on PostgreSQL + S3)")
-    p.add_argument("--budget", type=int, default=None,
-                   help="rows 7: split a pool-wide budget of N LLM calls in flight per provider over the workers "
-                        "(default: today's caps per process)")
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data, site)")
     args = p.parse_args(argv)

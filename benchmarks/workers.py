@@ -30,11 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def measure_workers(bench: Any, end_date: str, days: int, counts: tuple[int, ...], concurrent: dict[str, str],
-                    lower_bound: Any, budget: int | None = None) -> dict[str, Any]:
-    """One backfill per worker count on the PostgreSQL + S3 stack; returns {"runs": [...], ...}.
-
-    budget: a pool-wide provider budget (calls in flight per provider, as an account's limit would be) split
-    evenly over the workers (HFDAILY_PROVIDER_CONCURRENCY = budget // N); None: today's per-process caps."""
+                    lower_bound: Any) -> dict[str, Any]:
+    """One backfill per worker count on the PostgreSQL + S3 stack; returns {"runs": [...], ...}."""
     from benchmarks.run import PrefectServer
     from tests.e2e.stack import PREFECT, Postgres, clean_env, prefect, start, stop
     from tests.s3server import MotoServer
@@ -42,7 +39,7 @@ def measure_workers(bench: Any, end_date: str, days: int, counts: tuple[int, ...
     first = date.fromisoformat(end_date) - timedelta(days=days - 1)
     tmp: Path = bench.tmp / "workers"
     tmp.mkdir()
-    out: dict[str, Any] = {"runs": [], "budget": budget}
+    out: dict[str, Any] = {"runs": []}
     with contextlib.ExitStack() as cleanup:
         t0 = time.perf_counter()
         s3 = MotoServer(tmp / "moto.log")
@@ -60,9 +57,7 @@ def measure_workers(bench: Any, end_date: str, days: int, counts: tuple[int, ...
         bucket = s3.bucket("bench")
         for n in counts:
             prefix = f"s3://{bucket}/workers-{n}"
-            caps = dict(concurrent)
-            if budget is not None:
-                caps["HFDAILY_PROVIDER_CONCURRENCY"] = str(max(1, budget // n))
+            caps = dict(concurrent)  # per process: each run in flight has its own
             env = base | caps | _sandbox_env(bench.sandbox.url) | {"HFDAILY_DATA_DIR": f"{prefix}/data",
                                                                   "HFDAILY_SITE_DIR": f"{prefix}/site"}
             workers = []
@@ -131,8 +126,7 @@ def rows(res: dict[str, Any], latency: dict[str, float]) -> list[tuple[str, str,
     if data.get("skipped"):
         return [("7 · backfill on 1, 2, 3 workers (PostgreSQL server, S3 store)", f"skipped: {data['skipped']}",
                  "info", None)]
-    caps = ("per-process caps" if data.get("budget") is None
-            else f"a pool-wide budget of {data['budget']} calls per provider split over the workers")
+    caps = "caps per process"
     for r in runs:
         b = r["bound"]["bound_s"]
         bound_ppm = r["papers"] / (b / 60) if b else 0.0
@@ -143,7 +137,7 @@ def rows(res: dict[str, Any], latency: dict[str, float]) -> list[tuple[str, str,
             f"{caps})",
             f"{r['papers']} papers in {r['wall_backfill_s']:.1f} s = **{r['papers_per_min']:.0f} papers/min** "
             f"(×{r['papers_per_min'] / base:.2f} of 1 worker; provider-budget bound {bound_ppm:.0f} with "
-            f"{r['workers']} × {r['cap_per_run']} calls in flight per provider); CPU s: workers {cpu['workers']:.0f}, "
+            f"{r['workers']} × {r.get('cap_per_run', 4)} calls in flight per provider); CPU s: workers {cpu['workers']:.0f}, "
             f"Prefect server {cpu['prefect_server']:.0f}, PostgreSQL {cpu['postgres']:.0f}, "
             f"S3 server {cpu['s3_server']:.0f} (all of this machine's cores {busy:.0%} busy); "
             f"{r['not_ok']} steps not ok, {len(r['failed'])} dates failed",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import resource
 import subprocess
 import time
 from collections import Counter
@@ -145,7 +146,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    began = time.monotonic()
+    began, cpu_began = time.monotonic(), _cpu()
     tmp = tmp_path_factory.mktemp("scale")
     base = clean_env(tmp)
     timings: dict[str, float] = {}
@@ -198,7 +199,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         t0 = time.monotonic()
     timings["shutdown"] = time.monotonic() - t0
     timings["module total"] = time.monotonic() - began
+    timings["CPU of every process it started"] = _cpu() - cpu_began  # wall on an idle 2-core box >= half of it
     print("\nscale-out e2e timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of every child it reaped (the workers reap their flow runs)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _local_files(folder: Path, since: float) -> list[str]:
