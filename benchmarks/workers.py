@@ -60,7 +60,8 @@ def measure_workers(bench: Any, end_date: str, days: int, counts: tuple[int, ...
             caps = dict(concurrent)  # per process: each run in flight has its own
             env = base | caps | _sandbox_env(bench.sandbox.url) | {"HFDAILY_DATA_DIR": f"{prefix}/data",
                                                                   "HFDAILY_SITE_DIR": f"{prefix}/site"}
-            workers = []
+            workers: list[subprocess.Popen] = []
+            cleanup.callback(lambda ws=workers: [stop(w) for w in ws])  # also when the run is interrupted
             for i in range(n):
                 home = tmp / f"n{n}-worker-{i}"
                 home.mkdir()
@@ -137,7 +138,8 @@ def rows(res: dict[str, Any], latency: dict[str, float]) -> list[tuple[str, str,
             f"{caps})",
             f"{r['papers']} papers in {r['wall_backfill_s']:.1f} s = **{r['papers_per_min']:.0f} papers/min** "
             f"(×{r['papers_per_min'] / base:.2f} of 1 worker; provider-budget bound {bound_ppm:.0f} with "
-            f"{r['workers']} × {r.get('cap_per_run', 4)} calls in flight per provider); CPU s: workers {cpu['workers']:.0f}, "
+            f"{r['workers']} × {r.get('cap_per_run', 4)} calls in flight per provider); "
+            f"CPU s: workers {cpu['workers']:.0f}, "
             f"Prefect server {cpu['prefect_server']:.0f}, PostgreSQL {cpu['postgres']:.0f}, "
             f"S3 server {cpu['s3_server']:.0f} (all of this machine's cores {busy:.0%} busy); "
             f"{r['not_ok']} steps not ok, {len(r['failed'])} dates failed",
