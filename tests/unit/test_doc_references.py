@@ -17,6 +17,8 @@ SKIP_DIRS = {"__pycache__", "node_modules", "data", "site", "demo", "test-output
 # look-behind keeps out URLs (`https://host/x.md`) and templates (`f"{step}.md"`, `prompts/*.md`).
 REFERENCE = re.compile(r"(?<![\w/.:{}$*<-])((?:\.\.?/)*(?:[\w-]+/)*[\w.-]*\w\.md)(?:#([\w-]+))?\b")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# Stems that stand for any file, as in "one prompt file `prompts/NAME.md` per step".
+PLACEHOLDERS = {"NAME", "STEP", "ID", "DATE", "X"}
 
 
 def _slug(heading: str) -> str:
@@ -42,6 +44,8 @@ def broken_references(root: Path, skip: tuple[Path, ...] = ()) -> list[str]:
         text = path.read_text(encoding="utf-8", errors="replace")
         for match in REFERENCE.finditer(text):
             ref, anchor = match.group(1), match.group(2)
+            if Path(ref).stem in PLACEHOLDERS:
+                continue
             # Markdown links are relative to the citing file; prose and comments name paths from the root.
             target = next((c for c in (path.parent / ref, root / ref) if c.is_file()), None)
             line = text.count("\n", 0, match.start()) + 1
@@ -66,7 +70,7 @@ def tiny_repo(tmp_path: Path) -> Path:
     (tmp_path / "pkg" / "mod.py").write_text(
         '"""Names follow DESIGN.md; see README.md#configuration and docs/faults.md."""\n'
         'URL = "https://example.org/docs/guide.md"\n'
-        'def prompt(step): return f"{step}.md"\n'
+        'def prompt(step): return f"{step}.md"  # one file prompts/NAME.md per step\n'
     )
     (tmp_path / "deploy.yaml").write_text("# From the root (docs/operating.md), or README.md#operating-it\n")
     return tmp_path
