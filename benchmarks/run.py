@@ -171,11 +171,13 @@ class Bench:
               timeout: float = 1800.0) -> dict[str, Any]:
         """Run `python -m benchmarks.child ARGS` with its own env; returns its result plus timings, sandbox
         counters, CPU (this process's children delta) and the peak summed RSS of its process tree."""
-        from flows.cli import sandbox_env
+        from flows.cli import PREFECT_DEFAULTS, sandbox_env
 
         home.mkdir(parents=True, exist_ok=True)
-        env = _clean_env() | sandbox_env(self.sandbox.url, data) | knobs | {
-            "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # The CLI's Prefect defaults too (telemetry off; with --ephemeral, time for the temporary server to start).
+        prefect = {name: value for name, _, value in PREFECT_DEFAULTS}
+        env = _clean_env() | sandbox_env(self.sandbox.url, data) | knobs | prefect | {
+            "PREFECT_HOME": str(home),
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         }
         if self.server is not None:
