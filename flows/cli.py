@@ -6,14 +6,23 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tasks.dates import parse_date
 from tasks.errors import HfDailyError
 
 DEMO_DATES = ("2025-01-22", "2025-01-23", "2025-01-24")
+
+# Prefect settings the CLI sets when the user has set them nowhere: (environment name, path in prefect.toml, value).
+PREFECT_DEFAULTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    # The temporary server gets 20 s to start by default; a busy 2-core machine sometimes needs more.
+    ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", ("server", "ephemeral", "startup_timeout_seconds"), "90"),
+    # Its telemetry heartbeat logs an ERROR on every run of a machine that cannot reach Prefect's collector.
+    ("PREFECT_SERVER_ANALYTICS_ENABLED", ("server", "analytics_enabled"), "false"),
+)
 
 
 def _date_arg(value: str) -> str:
@@ -62,8 +71,43 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}  # absent or unreadable: Prefect reports a broken file itself
+
+
+def _lookup(table: Mapping[str, Any], path: Sequence[str]) -> Any:
+    for key in path:
+        if not isinstance(table, Mapping) or key not in table:
+            return None
+        table = table[key]
+    return table
+
+
+def prefect_defaults(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """The PREFECT_DEFAULTS the user has not set in any place Prefect reads settings from: the environment,
+    `.env`, `prefect.toml` and `pyproject.toml` ([tool.prefect]) in `cwd`, and the active profile."""
+    from dotenv import dotenv_values  # python-dotenv comes with pydantic-settings
+
+    dotenv = dotenv_values(cwd / ".env") if (cwd / ".env").is_file() else {}
+    prefect_toml, pyproject = _toml(cwd / "prefect.toml"), _toml(cwd / "pyproject.toml")
+    home = Path(environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    profiles = _toml(Path(environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
+    active = environ.get("PREFECT_PROFILE") or profiles.get("active") or ""
+    profile = _lookup(profiles, ("profiles", str(active))) or {}
+    return {
+        name: value for name, path, value in PREFECT_DEFAULTS
+        if name not in environ and name not in dotenv and name not in profile
+        and _lookup(prefect_toml, path) is None and _lookup(pyproject, ("tool", "prefect", *path)) is None
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Before anything imports prefect: its settings are read once, when it is first imported.
+    os.environ.update(prefect_defaults(os.environ, Path.cwd()))
     try:
         return COMMANDS[args.command](args)
     except HfDailyError as exc:

@@ -1,7 +1,7 @@
 """Runtime settings, read from the environment and an optional `.env` file.
 
-Names follow the contract in DESIGN.md: the project's own knobs are prefixed `HFDAILY_`, the LLM
-providers' keys and base URLs keep the names their SDKs already read.
+The settings a user sets are described in the Configuration table of README.md#configuration. The project's
+own knobs are prefixed `HFDAILY_`; the LLM providers' keys and base URLs keep the names their SDKs already read.
 """
 
 from __future__ import annotations
