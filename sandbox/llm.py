@@ -20,6 +20,11 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "summary_zh": ("title", "desc"),
     "zh_reading": ("text", "pinyin", "vocab", "translation"),
 }
+# What a model says when it cannot tell what is asked: no JSON, so the pipeline rejects it.
+CONFUSED = (
+    "I'm not sure what you would like me to do with this text. Could you tell me what kind of answer you "
+    "need, for example a summary, a list or a translation?"
+)
 _TOPIC_LINE = re.compile(r"^[ \t\-*•]*([A-Z0-9_]+)[ \t]*:[ \t]*\S", re.MULTILINE)
 
 

@@ -17,8 +17,6 @@ from pydantic import BaseModel
 from tasks.errors import HfDailyError
 from tasks.http import RETRIABLE_STATUS, parse_retry_after
 
-STEP_HEADER = "X-Hfdaily-Step"  # names the pipeline step; providers ignore it, the sandbox routes on it
-
 
 @dataclass(frozen=True)
 class Completion:
@@ -117,8 +115,7 @@ class OpenAIClient:
         messages.append({"role": "user", "content": user})
         with _sdk_errors(self.name, self._openai, self._openai.OpenAIError):
             resp = self._client.chat.completions.create(
-                model=model, messages=messages, temperature=temperature, max_tokens=max_tokens,
-                extra_headers={STEP_HEADER: step}, **kwargs,
+                model=model, messages=messages, temperature=temperature, max_tokens=max_tokens, **kwargs,
             )
         if not resp.choices:
             raise LLMCallError(self.name, "answer has no choices")
@@ -149,7 +146,7 @@ class AnthropicClient:
             resp = self._client.messages.create(
                 # The current Messages API sets sampling itself: it takes no temperature.
                 model=model, system=system or an.NOT_GIVEN, max_tokens=max_tokens,
-                messages=[{"role": "user", "content": user}], extra_headers={STEP_HEADER: step},
+                messages=[{"role": "user", "content": user}],
             )
         text = "".join(block.text for block in resp.content if getattr(block, "type", "") == "text")
         return Completion(
@@ -174,7 +171,6 @@ class MistralClient:
         try:
             resp = self._client.chat.complete(
                 model=model, messages=messages, temperature=temperature, max_tokens=max_tokens,
-                http_headers={STEP_HEADER: step},
             )
         except MistralError as exc:
             raise _status_error(self.name, exc.status_code, exc.headers, exc.message) from exc
