@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sandbox.providers import completion
-from tasks.llm.providers import CLIENTS
+from tasks.llm.providers import CLIENTS, LLMCallError
 
 PROVIDERS = ("openai", "anthropic", "mistral")
 BASE = {"openai": "/openai/v1", "anthropic": "/anthropic", "mistral": "/mistral"}
@@ -77,3 +77,32 @@ def test_no_pipeline_header_reaches_the_provider(server: _Server, provider: str)
     (headers,) = server.seen
     assert not [k for k in headers if "hfdaily" in k], headers
     assert "summary_en" not in json.dumps(headers)
+
+
+_ODD_ANSWERS: dict[str, Callable[[str], Reply]] = {
+    "html-page": lambda path: (200, "text/html; charset=utf-8", b"<!doctype html><html><body>Just a moment</body>"),
+    "plain-text": lambda path: (200, "text/plain", b"upstream connect error"),
+    "json-not-an-answer": lambda path: (200, "application/json", b'{"status": "ok", "data": [1, 2]}'),
+    "json-list": lambda path: (200, "application/json", b"[1, 2, 3]"),
+    "json-string": lambda path: (200, "application/json", b'"maintenance"'),
+    "content-not-text": lambda path: (
+        200, "application/json",
+        json.dumps({**completion(_provider_of(path), "m", "x", 1, 1)} | _bad_content(_provider_of(path))).encode(),
+    ),
+}
+
+
+def _bad_content(provider: str) -> dict[str, Any]:
+    if provider == "anthropic":
+        return {"content": {"type": "text", "text": 5}}
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": {"x": 1}}}]}
+
+
+@pytest.mark.parametrize("odd", list(_ODD_ANSWERS))
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_answer_of_unexpected_shape_is_a_provider_error(server: _Server, provider: str, odd: str) -> None:
+    server.reply = _ODD_ANSWERS[odd]
+    with pytest.raises(LLMCallError) as err:
+        _complete(server, provider)
+    assert err.value.provider == provider and not err.value.retriable
+    assert str(err.value).startswith(f"{provider}: ")

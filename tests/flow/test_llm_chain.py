@@ -1,0 +1,48 @@
+"""Provider failures that are not HTTP errors, through the daily flow: the chain's next provider fills the fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.daily import daily_digest
+from tasks.settings import Settings
+from tasks.store import load_day
+
+DATE = "2025-01-23"
+# Per provider: the steps whose chain starts with it, and the provider that fills them instead.
+FIRST_IN = {
+    "openai": {"affiliations": "mistral", "topics": "mistral", "summary_en": "anthropic", "summary_zh": "anthropic"},
+    "anthropic": {"review_ru": "openai"},
+    "mistral": {"zh_reading": "openai"},
+}
+
+
+def _step_states(day: Any) -> dict[str, Any]:
+    (paper,) = day.papers
+    return {**paper.steps, **day.steps}
+
+
+@pytest.mark.parametrize("provider", list(FIRST_IN))
+def test_html_page_with_status_200_moves_the_chain_on(provider: str, env: Path, sandbox: Any) -> None:
+    sandbox.config(papers_per_day=1)
+    sandbox.faults({"target": provider, "mode": "html"})  # a proxy's page instead of the API's JSON
+    summary = daily_digest(date=DATE, render=False)
+    day = load_day(Settings(), DATE)
+    (paper,) = day.papers
+    states = _step_states(day)
+    assert summary["failed"] == 0
+    assert all(states[s].status == "ok" for s in ("affiliations", "topics", "review_ru", "summary_en",
+                                                   "summary_zh", "zh_reading")), states
+    by_step = sandbox.stats()["by_step"]
+    for step, fallback in FIRST_IN[provider].items():
+        state = states[step]
+        assert state.provider == fallback, (step, state)
+        assert state.error and state.error.startswith(f"{provider}: unexpected answer"), (step, state.error)
+        calls = 2 if step == "topics" else 1  # one call per taxonomy; not retried: a retry would get the same page
+        assert by_step[f"{provider}:{step}"] == calls and by_step[f"{fallback}:{step}"] == calls
+    filled = {"affiliations": paper.affiliations, "topics": paper.topics, "review_ru": paper.ru,
+              "summary_en": paper.en, "summary_zh": paper.zh, "zh_reading": day.zh_reading}
+    assert all(filled[step] for step in FIRST_IN[provider]), filled
