@@ -35,6 +35,7 @@ class LLMCallError(HfDailyError):
     ) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
+        self.detail = message
         self.status = status
         self.retriable = retriable
         self.retry_after = retry_after
@@ -115,6 +116,18 @@ def _read(provider: str, resp: Any, read: Callable[[Any], Completion]) -> Comple
 
 
 @contextmanager
+def _sdk_guard(provider: str) -> Iterator[None]:
+    """Importing and setting up an SDK: a missing SDK, or a release without what this code uses, makes the
+    provider unusable (an error its chains move past) rather than an ImportError that fails the step."""
+    try:
+        yield
+    except (ImportError, AttributeError, TypeError) as exc:
+        raise LLMCallError(
+            provider, f"SDK not usable ({type(exc).__name__}: {exc}); install the release pyproject.toml asks for"
+        ) from exc
+
+
+@contextmanager
 def _sdk_errors(provider: str, sdk: Any, base_error: type[Exception]) -> Iterator[None]:
     """The OpenAI and Anthropic SDKs share an error hierarchy: map it onto LLMCallError."""
     try:
@@ -133,12 +146,14 @@ class OpenAIClient:
     name = "openai"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
-        import openai
+        with _sdk_guard(self.name):
+            import openai
 
-        self._openai = openai
-        self._base_error = openai.OpenAIError
-        client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
-        self._create = client.chat.completions.create
+            self._openai = openai
+            self._base_error = openai.OpenAIError
+            _require(openai, "APITimeoutError", "APIConnectionError", "APIStatusError")
+            client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            self._create = client.chat.completions.create
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
         kwargs: dict[str, Any] = {}
@@ -172,13 +187,15 @@ class AnthropicClient:
     name = "anthropic"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
-        import anthropic
+        with _sdk_guard(self.name):
+            import anthropic
 
-        self._anthropic = anthropic
-        self._base_error = anthropic.AnthropicError
-        self._not_given = anthropic.NOT_GIVEN
-        client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
-        self._create = client.messages.create
+            self._anthropic = anthropic
+            self._base_error = anthropic.AnthropicError
+            self._not_given = anthropic.NOT_GIVEN
+            _require(anthropic, "APITimeoutError", "APIConnectionError", "APIStatusError")
+            client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            self._create = client.messages.create
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
         with _sdk_errors(self.name, self._anthropic, self._base_error):
@@ -201,12 +218,14 @@ class MistralClient:
     name = "mistral"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
-        from mistralai.client import Mistral
-        from mistralai.client.errors import MistralError, NoResponseError
+        with _sdk_guard(self.name):
+            # mistralai 2.0 moved the client into `mistralai.client`; 1.x has no `Mistral` there.
+            from mistralai.client import Mistral
+            from mistralai.client.errors import MistralError, NoResponseError
 
-        self._errors = (MistralError, NoResponseError)
-        client = Mistral(api_key=api_key, server_url=base_url, timeout_ms=int(timeout * 1000))
-        self._create = client.chat.complete
+            self._errors = (MistralError, NoResponseError)
+            client = Mistral(api_key=api_key, server_url=base_url, timeout_ms=int(timeout * 1000))
+            self._create = client.chat.complete
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
         mistral_error, no_response_error = self._errors
@@ -239,6 +258,13 @@ class MistralClient:
             content or "", resp.model or model,
             (usage.prompt_tokens or 0) if usage else 0, (usage.completion_tokens or 0) if usage else 0,
         )
+
+
+def _require(module: Any, *names: str) -> None:
+    """AttributeError naming what an SDK release lacks (the guard turns it into a provider error)."""
+    missing = [n for n in names if not hasattr(module, n)]
+    if missing:
+        raise AttributeError(f"{module.__name__} {getattr(module, '__version__', '?')} has no {', '.join(missing)}")
 
 
 def _is_transport_error(exc: Exception) -> bool:

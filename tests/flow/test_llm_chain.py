@@ -46,3 +46,21 @@ def test_html_page_with_status_200_moves_the_chain_on(provider: str, env: Path, 
     filled = {"affiliations": paper.affiliations, "topics": paper.topics, "review_ru": paper.ru,
               "summary_en": paper.en, "summary_zh": paper.zh, "zh_reading": day.zh_reading}
     assert all(filled[step] for step in FIRST_IN[provider]), filled
+
+
+def test_a_missing_sdk_makes_its_provider_an_error_the_chain_moves_past(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mistralai.client", None)  # `import mistralai.client` raises ImportError
+    sandbox.config(papers_per_day=1)
+    summary = daily_digest(date=DATE, render=False)
+    day = load_day(Settings(), DATE)
+    assert summary["failed"] == 0
+    reading = day.steps["zh_reading"]  # mistral first, then openai
+    assert reading.status == "ok" and reading.provider == "openai" and day.zh_reading
+    assert reading.error and reading.error.startswith("mistral: SDK not usable (ModuleNotFoundError"), reading.error
+    by_step = sandbox.stats()["by_step"]
+    assert not [k for k in by_step if k.startswith("mistral:")]  # it never reached the wire
+    assert all(s.status == "ok" for s in day.papers[0].steps.values())
