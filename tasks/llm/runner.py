@@ -18,7 +18,7 @@ from tasks.llm.providers import CLIENTS, Completion, LLMCallError, ProviderClien
 from tasks.llm.usage import BudgetExceeded, UsageMeter, cost_usd
 from tasks.log import get_logger
 from tasks.models import Usage
-from tasks.settings import Settings
+from tasks.settings import SecretBlockError, Settings
 
 FailureStatus = Literal["error", "skipped", "deferred"]
 
@@ -62,8 +62,8 @@ class LLMRuntime:
     def client(self, provider: str) -> ProviderClient | None:
         """The SDK client, or None (with one warning per run) when the provider has no key.
 
-        A provider that cannot be used (its SDK missing or too old) raises LLMCallError on every call, so each
-        chain moves on and records why; it is logged once per run.
+        A provider that cannot be used (its SDK missing or too old, its Secret block unreadable) raises
+        LLMCallError on every call, so each chain moves on and records why; it is logged once per run.
         """
         if provider not in self._clients:
             with self._locks[provider]:
@@ -76,15 +76,18 @@ class LLMRuntime:
 
     def _build(self, provider: str) -> ProviderClient | LLMCallError | None:
         log = get_logger()
-        key = self.settings.api_key(provider)
-        if not key:
-            log.warning("%s: no API key set; skipping it in every chain", provider)
-            return None
         try:
+            key = self.settings.api_key(provider)
+            if not key:
+                log.warning("%s: no API key set; skipping it in every chain", provider)
+                return None
             return CLIENTS[provider](key, self.settings.base_url(provider), self.settings.llm_timeout)
+        except SecretBlockError as exc:  # a block that exists but cannot be read is an error, not "no key"
+            error = LLMCallError(provider, str(exc))
         except LLMCallError as exc:
-            log.warning("%s; passing it over in every chain", exc)
-            return exc
+            error = exc
+        log.warning("%s; passing it over in every chain", error)
+        return error
 
     def preload(self) -> None:
         """Build the clients of the providers with a key in the environment in a background thread, while

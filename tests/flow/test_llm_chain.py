@@ -64,3 +64,37 @@ def test_a_missing_sdk_makes_its_provider_an_error_the_chain_moves_past(
     by_step = sandbox.stats()["by_step"]
     assert not [k for k in by_step if k.startswith("mistral:")]  # it never reached the wire
     assert all(s.status == "ok" for s in day.papers[0].steps.values())
+
+
+def test_an_unreadable_secret_block_is_an_error_that_names_it(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prefect.blocks.system import Secret
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.delenv("MISTRAL_API_KEY")  # no block of that name exists on the test server: no key
+    monkeypatch.setenv("HFDAILY_USE_SECRET_BLOCKS", "true")
+    load = Secret.load
+
+    def broken_load(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "hfdaily-anthropic-api-key":  # the block is there but cannot be read
+            raise RuntimeError("cannot decrypt block document {'value': 'sk-ant-BLOCKVALUE-Qz7w'}")
+        return load(name, *args, **kwargs)
+
+    monkeypatch.setattr(Secret, "load", broken_load)
+    sandbox.config(papers_per_day=2)
+    summary = daily_digest(date=DATE, render=False)
+    day = load_day(Settings(), DATE)
+    assert summary["failed"] == 0
+    for paper in day.papers:  # review_ru: anthropic first, then openai
+        review = paper.steps["review_ru"]
+        assert review.status == "ok" and review.provider == "openai" and paper.ru, review
+        assert review.error and "hfdaily-anthropic-api-key" in review.error and "could not be read" in review.error
+    reading = day.steps["zh_reading"]  # mistral first: a missing block is still just "no key"
+    assert reading.provider == "openai" and reading.error == "mistral: no API key", reading.error
+    stored = load_day(Settings(), DATE).model_dump_json()
+    assert "BLOCKVALUE" not in stored and "decrypt" not in stored
+    named = [r for r in caplog.records if "hfdaily-anthropic-api-key" in r.getMessage()]
+    assert len(named) == 1 and named[0].levelname == "WARNING", [r.getMessage() for r in named]
+    assert "BLOCKVALUE" not in caplog.text
+    assert not [k for k in sandbox.stats()["by_step"] if k.startswith("anthropic:")]
