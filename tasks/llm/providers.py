@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from tasks.errors import HfDailyError
 from tasks.http import RETRIABLE_STATUS, parse_retry_after
+from tasks.llm.redact import redact, register_secret
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class LLMCallError(HfDailyError):
         self, provider: str, message: str, *, status: int | None = None, retriable: bool = False,
         retry_after: float | None = None,
     ) -> None:
+        message = redact(message)  # here, so no stored or logged error text can carry a key
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.detail = message
@@ -146,6 +148,7 @@ class OpenAIClient:
     name = "openai"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
+        register_secret(api_key)
         with _sdk_guard(self.name):
             import openai
 
@@ -187,6 +190,7 @@ class AnthropicClient:
     name = "anthropic"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
+        register_secret(api_key)
         with _sdk_guard(self.name):
             import anthropic
 
@@ -218,6 +222,7 @@ class MistralClient:
     name = "mistral"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
+        register_secret(api_key)
         with _sdk_guard(self.name):
             # mistralai 2.0 moved the client into `mistralai.client`; 1.x has no `Mistral` there.
             from mistralai.client import Mistral

@@ -15,6 +15,7 @@ from tasks.llm.cache import AnswerCache, CachedAnswer, cache_key
 from tasks.llm.parsing import ParseError, parse_model, parse_string_list
 from tasks.llm.prompts import ChainEntry, Prompt
 from tasks.llm.providers import CLIENTS, Completion, LLMCallError, ProviderClient
+from tasks.llm.redact import redact
 from tasks.llm.usage import BudgetExceeded, UsageMeter, cost_usd
 from tasks.log import get_logger
 from tasks.models import Usage
@@ -27,7 +28,7 @@ class StepFailed(HfDailyError):
     """No provider of the chain produced a valid answer. `status` says why; nothing is cached."""
 
     def __init__(self, message: str, *, status: FailureStatus, usage: Usage | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))  # it is stored on the step: no key-shaped text, whatever its source
         self.status = status
         self.usage = usage or Usage()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ import pytest
 
 from flows.daily import daily_digest
 from tasks.settings import Settings
-from tasks.store import load_day
+from tasks.store import day_path, load_day
 
 DATE = "2025-01-23"
 # Per provider: the steps whose chain starts with it, and the provider that fills them instead.
@@ -98,3 +100,41 @@ def test_an_unreadable_secret_block_is_an_error_that_names_it(
     assert len(named) == 1 and named[0].levelname == "WARNING", [r.getMessage() for r in named]
     assert "BLOCKVALUE" not in caplog.text
     assert not [k for k in sandbox.stats()["by_step"] if k.startswith("anthropic:")]
+
+
+KEY = "sk-proj-LEAKCHECK7f3a9c1eZq9W"  # ends in a piece no id or hash contains by chance
+
+
+def test_a_401_that_quotes_the_key_leaves_no_trace_of_it(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    caplog.set_level(logging.DEBUG, logger="hfdaily")
+    caplog.set_level(logging.DEBUG, logger="prefect")
+    sandbox.config(papers_per_day=1)
+    sandbox.faults([{"target": "openai", "status": 401},  # its body quotes "sk-proj-*****...Zq9W"
+                    {"target": "anthropic", "step": "summary_en", "status": 400}])  # the step fails on the 401
+    daily_digest(date=DATE, render=True)
+    APILogHandler().flush()
+    traces = (KEY, KEY[:8], KEY[-4:], "LEAKCHECK", "*****")
+    day = load_day(Settings(), DATE)
+    (paper,) = day.papers
+    error = paper.steps["summary_en"].error
+    assert paper.steps["summary_en"].status == "error" and error and "openai: HTTP 401" in error, error
+    assert "Incorrect API key provided: [redacted]" in error and not [t for t in traces if t in error], error
+    stored = day_path(Settings(), DATE).read_text(encoding="utf-8")
+    assert "HTTP 401" in stored and not [t for t in traces if t in stored]
+    with get_client(sync_client=True) as client:
+        run = day.runs[-1].flow_run_id
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run])))
+        by_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run]))
+        artifacts = client.read_artifacts(artifact_filter=by_run)
+    written = "\n".join(log.message for log in logs) + json.dumps([a.model_dump(mode="json") for a in artifacts])
+    local = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    assert "HTTP 401" in written  # the failed step is reported ...
+    for text in (written, local):  # ... without the key
+        assert not [t for t in traces if t in text]
