@@ -118,6 +118,20 @@ def natural_answer(step: str, text: str) -> Any:
     raise ValueError(f"unknown step: {step!r}")
 
 
+def wrong_language(value: Any, step: str) -> Any:
+    """The step's answer in a language it did not ask for (an English summary in Chinese, ...)."""
+    if not isinstance(value, dict):
+        return value  # institution and topic names are names in any language
+    rng = _rng("wrong-language", json.dumps(value, ensure_ascii=False, sort_keys=True))
+    if step == "summary_en":
+        return {**value, **_summary(rng, words.ZH_TITLES, words.ZH_SENTENCES, "")}
+    if step in ("summary_zh", "review_ru"):
+        return {**value, **_summary(rng, words.EN_TITLES, words.EN_SENTENCES, " ")}
+    if step == "zh_reading":
+        return {**value, "text": " ".join(rng.sample(words.EN_SENTENCES, 4))}
+    return value
+
+
 # ---- JSON schema fitting -------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from flows.daily import daily_digest
 from tasks.settings import Settings
@@ -138,3 +139,29 @@ def test_a_401_that_quotes_the_key_leaves_no_trace_of_it(
     assert "HTTP 401" in written  # the failed step is reported ...
     for text in (written, local):  # ... without the key
         assert not [t for t in traces if t in text]
+
+
+def test_an_answer_in_the_wrong_language_is_asked_again_then_passed_on(env: Path, sandbox: Any) -> None:
+    from tasks.llm.scripts import CYRILLIC, LATIN, written_in
+
+    sandbox.config(papers_per_day=2)
+    items = requests.get(f"{sandbox.url}/api/daily_papers", params={"date": DATE}, timeout=5).json()
+    stuck, once = (item["paper"]["title"] for item in items)
+    sandbox.faults([
+        {"target": "openai", "step": "summary_en", "match": stuck, "mode": "wrong_language"},  # Chinese, twice
+        {"target": "openai", "step": "summary_en", "match": once, "mode": "wrong_language", "times": 1},
+        {"target": "anthropic", "step": "review_ru", "match": stuck, "mode": "wrong_language"},  # English
+    ])
+    summary = daily_digest(date=DATE, render=False)
+    day = load_day(Settings(), DATE)
+    by_title = {p.title: p for p in day.papers}
+    a, b = by_title[stuck], by_title[once]
+    assert summary["failed"] == 0
+    assert a.steps["summary_en"].provider == "anthropic" and a.en and written_in(a.en.title + a.en.desc, LATIN)
+    assert "openai: field 'title': must be written in English" in (a.steps["summary_en"].error or "")
+    assert b.steps["summary_en"].provider == "openai" and b.en and written_in(b.en.desc, LATIN)  # the re-ask did it
+    assert a.steps["review_ru"].provider == "openai" and a.ru and written_in(a.ru.desc, CYRILLIC)
+    assert "must be written in Russian" in (a.steps["review_ru"].error or "")
+    by_step = sandbox.stats()["by_step"]
+    assert by_step["openai:summary_en"] == 2 + 2 and by_step["anthropic:summary_en"] == 1
+    assert by_step["anthropic:review_ru"] == 2 + 1 and by_step["openai:review_ru"] == 1
