@@ -4,9 +4,11 @@ A provider's 401 can quote the key it got, masked or not ("Incorrect API key pro
 any error text may carry a token. What is replaced by `[redacted]`:
 
 - every configured key (registered when a client is built) wherever it appears;
-- pieces of a configured key: a word of the text (a run of letters, digits, `_` and `-`) that is part of a key
-  and at least 8 characters long, or that is the key's first or last 4+ characters (a 5+ letter lower-case word
-  such as "sandbox" is taken for a word, not a piece);
+- pieces of a configured key: a token of the text (a run of letters, digits, `_` and `-`) that is part of a key
+  and at least 8 characters long, or that is the key's first or last 4+ characters. A token made of ordinary
+  words (each all lower case, all upper case or Capitalized, joined by `-` or `_`) is taken for words, not for
+  a piece: keys may contain words ("sandbox-anthropic-key"), and "anthropic" in a message must stay. Pieces of
+  real, random keys have digits or mixed case; a masked quote is caught by its shape below;
 - key shapes: `sk-…` / `sk-ant-…` / `sk-proj-…`, what follows `Bearer`, masked runs (`****abcd`, `ab••••cd`) and
   long token-like strings (32+ letters, digits, `_`, `-` with both letters and digits).
 """
@@ -30,7 +32,7 @@ _SHAPES = (
     re.compile(r"[A-Za-z0-9_\-]*[*•]{3,}[A-Za-z0-9_\-*•]*|[A-Za-z0-9_\-]{2,}…[A-Za-z0-9_\-]{2,}"),  # masked keys
     re.compile(r"\b(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{32,}\b"),
 )
-_PLAIN_WORD = re.compile(r"[a-z]{5,}")
+_WORDS = re.compile(r"(?:[a-z]+|[A-Z]+|[A-Z][a-z]+)(?:[-_](?:[a-z]+|[A-Z]+|[A-Z][a-z]+))*")
 
 
 def register_secret(value: str | None) -> None:
@@ -40,15 +42,12 @@ def register_secret(value: str | None) -> None:
             _known.add(value)
 
 
-def _is_piece(word: str, keys: Iterable[str]) -> bool:
-    for key in keys:
-        if word not in key:
-            continue
-        if len(word) >= 8:
-            return True
-        if (key.startswith(word) or key.endswith(word)) and not _PLAIN_WORD.fullmatch(word):
-            return True
-    return False
+def _is_piece(token: str, keys: Iterable[str]) -> bool:
+    if _WORDS.fullmatch(token):
+        return False
+    return any(
+        token in key and (len(token) >= 8 or key.startswith(token) or key.endswith(token)) for key in keys
+    )
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -29,8 +29,11 @@ def test_configured_keys_and_their_pieces_are_redacted() -> None:
     out = redact(text, [KEY])
     assert KEY not in out and "Zq9W" not in out and "T3stK3y" not in out, out
     assert out.startswith("bad key [redacted]; the key ending in [redacted]")
-    # words that merely occur in a key stay: "sandbox" is not a piece of a random key
-    assert redact("sandbox fault: HTTP 500", ["sandbox-openai-key"]) == "sandbox fault: HTTP 500"
+    # words that merely occur in a key stay: a provider's name is not a piece of its key
+    keys = ["sandbox-openai-key", "sandbox-anthropic-key", "LEAKCHECK-mistral-c4e1f9b7"]
+    text = "anthropic: HTTP 500: sandbox fault; mistral: LEAKCHECK run; openai: key ok"
+    assert redact(text, keys) == text
+    assert redact("the key c4e1f9b7 expired", keys) == "the key [redacted] expired"
 
 
 @pytest.mark.parametrize("text", [
