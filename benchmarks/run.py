@@ -244,8 +244,9 @@ def sandbox_round_trip(bench: Bench, n: int = 20) -> float:
 
     bench.arm()
     bench.sandbox.client.latency(hf=0, pdf=0, llm=0)
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Title: calibration"}]}
-    headers = {"Authorization": "Bearer sandbox", "X-Hfdaily-Step": "summary_en"}
+    ask = "Summarize this paper in English as JSON with a title and a desc.\n\nTitle: calibration"
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ask}]}
+    headers = {"Authorization": "Bearer sandbox"}
     times = []
     with requests.Session() as s:
         for _ in range(n):
