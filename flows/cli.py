@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--papers-per-day", type=int, default=8)
 
     sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site) from this process")
+
+    al = sub.add_parser("alerts", help="create or update the alerting automations on the Prefect server")
+    al.add_argument("--block", default=None, metavar="TYPE/NAME",
+                    help="notification block the alerts go to (default custom-webhook/hfdaily-alerts)")
+    al.add_argument("--webhook-url", help="save this URL as the custom-webhook block first "
+                                          "(default: HFDAILY_ALERT_WEBHOOK_URL)")
     return p
 
 
@@ -213,8 +219,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from flows.alerts import DEFAULT_BLOCK, setup_alerts
+
+    for name, what in setup_alerts(args.block or DEFAULT_BLOCK, args.webhook_url):
+        print(f"{what}: {name}")
+    return 0
+
+
 COMMANDS = {"run": _run, "backfill": _backfill, "site": _site, "demo": _demo, "sandbox": _sandbox,
-            "serve": _serve}
+            "serve": _serve, "alerts": _alerts}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -18,6 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.params import Budget, OptionalRunDate
 from tasks.dates import calendar_date, resolve_date
 from tasks.errors import InvalidDateError
+from tasks.events import RunOutcome, emit_day_event, errors_of
 from tasks.feed import fetch_feed
 from tasks.llm import runner
 from tasks.log import get_logger
@@ -65,7 +66,7 @@ def daily_digest(date: OptionalRunDate = None, max_cost: Budget = None, render: 
             empty for the run's scheduled date in UTC (for a run started by hand: today). Steps already done
             for that date are kept; only what is missing or failed runs again.
         max_cost: Budget of this run in USD, 0 or more. Once spent, no new LLM call starts and the rest is
-            left for the next run. Empty: no cap other than HFDAILY_MAX_COST.
+            left for the next run (an alert says so). Empty: no cap other than HFDAILY_MAX_COST.
         render: Whether to render the date's page and the shared pages (index, month, feeds) after storing
             the day. Default on; off stores the day file only.
     """
@@ -82,6 +83,7 @@ def daily_digest(date: OptionalRunDate = None, max_cost: Budget = None, render: 
                 day_str, settings.hf_url, settings.feed_page_size, settings.http_timeout, settings.retry_max_wait
             )
             day = load_day(settings, day_str)
+            errors_before = set(errors_of(day))  # errors already reported by an earlier run
             merged = merge_feed(day, papers)
             save_day(settings, day)
             log.info("%s: %d in feed, %d new, %d updated, %d vanished",
@@ -101,6 +103,11 @@ def daily_digest(date: OptionalRunDate = None, max_cost: Budget = None, render: 
         runner.release()
     summary = publish_run_artifacts(settings, day, record, pages)
     log.info("%s: done - %s", day_str, summary["line"])
+    # Last: once the alert event is out, nothing can turn this run Failed (one alert per run).
+    emit_day_event(day, RunOutcome(
+        errors_before=errors_before, budget_reached=rt.meter.exhausted, max_cost=rt.meter.max_cost,
+        spent_usd=usage.cost_usd, flow_run_id=record.flow_run_id, page_url=summary.get("page"),
+    ))
     return summary
 
 
