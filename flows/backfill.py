@@ -172,7 +172,7 @@ def _in_process(date: str, max_cost: float | None) -> ChildRun:
 def _via_deployment(date: str, max_cost: float | None) -> ChildRun:
     """A run of the daily deployment, picked up by any worker of the pool; waits until it is final."""
     parent = flow_run.id
-    # No budget is left out rather than sent as null: the deployment's schema has a number there.
+    # An empty budget is left out, not sent as null: the deployment's schema types max_cost as a number.
     parameters: dict[str, Any] = {"date": date} if max_cost is None else {"date": date, "max_cost": max_cost}
     child = run_deployment(
         DAILY_DEPLOYMENT, parameters=parameters, timeout=None, poll_interval=POLL_SECONDS,

@@ -19,7 +19,7 @@ from typing import Any
 
 from tasks.log import get_logger
 from tasks.models import DayFile
-from tasks.steps import STEPS, unfinished
+from tasks.steps import unfinished
 
 FAILED_STEPS = "hfdaily.day.failed-steps"
 BUDGET_REACHED = "hfdaily.run.budget-reached"
@@ -41,7 +41,7 @@ def errors_of(day: DayFile) -> dict[str, str]:
 
 def llm_work_left(day: DayFile) -> int:
     """LLM steps the day still needs (not run, deferred, skipped or in error)."""
-    return sum(1 for _, step in unfinished(day) if STEPS[step.name].kind == "llm")
+    return sum(1 for _, step in unfinished(day) if step.kind == "llm")
 
 
 @dataclass
