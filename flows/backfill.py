@@ -32,9 +32,10 @@ from prefect.exceptions import PrefectHTTPStatusError
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 from prefect.states import State
+from pydantic import MISSING
 
 from flows.daily import daily_digest
-from flows.params import Budget, OptionalRunDate, Parallel, RunDate
+from flows.params import Budget, OptionalRunDate, Parallel, RunDate, given
 from tasks.dates import calendar_date, yesterday_utc
 from tasks.errors import InvalidDateError, StoreError
 from tasks.log import get_logger
@@ -194,14 +195,14 @@ def _failure(state: State | None) -> str | None:
 def backfill_run_name() -> str:
     """`backfill-START-to-END` from the run's parameters (an empty end is yesterday, UTC)."""
     params = flow_run.parameters
-    start = calendar_date(params.get("start"))
-    end = calendar_date(params.get("end")) if params.get("end") not in (None, "") else yesterday_utc()
+    start, end = calendar_date(params.get("start")), given(params.get("end"))
+    end = calendar_date(end) if end not in (None, "") else yesterday_utc()
     return f"backfill-{start or 'invalid-date'}-to-{end or 'invalid-date'}"
 
 
 @flow(name="backfill", flow_run_name=backfill_run_name, log_prints=True)
-def backfill(start: RunDate, end: OptionalRunDate = None, force: bool = False, max_parallel: Parallel = 2,
-             max_cost: Budget = None, use_deployments: bool = False) -> dict[str, Any]:
+def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False, max_parallel: Parallel = 2,
+             max_cost: Budget = MISSING, use_deployments: bool = False) -> dict[str, Any]:
     """Run the daily flow for every date from start to end (inclusive) that is not complete yet.
 
     Args:
@@ -218,6 +219,7 @@ def backfill(start: RunDate, end: OptionalRunDate = None, force: bool = False, m
     """
     # First thing: a range the form could not check (end before start, out of range) fails the run here, in
     # one line, before any child run exists.
+    end, max_cost = given(end), given(max_cost)  # a field left empty arrives as MISSING (flows/params.py)
     try:
         dates = date_range(start, end if end is not None else yesterday_utc())
     except InvalidDateError as exc:

@@ -14,8 +14,9 @@ from prefect import flow
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import MISSING
 
-from flows.params import Budget, OptionalRunDate
+from flows.params import Budget, OptionalRunDate, given
 from tasks.dates import calendar_date, resolve_date
 from tasks.errors import InvalidDateError
 from tasks.events import RunOutcome, emit_day_event, errors_of
@@ -39,7 +40,7 @@ def daily_run_name() -> str:
     A real date out of range (before HF Daily Papers, in the future) still names the run: the run fails
     first thing, and its name says which date was asked for.
     """
-    value = flow_run.parameters.get("date")
+    value = given(flow_run.parameters.get("date"))
     if value in (None, ""):
         try:
             return f"daily-{resolve_date(None, flow_run.scheduled_start_time)}"
@@ -58,7 +59,7 @@ class SettingsThreadPool(ThreadPoolTaskRunner):
 
 
 @flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=SettingsThreadPool())
-def daily_digest(date: OptionalRunDate = None, max_cost: Budget = None, render: bool = True) -> dict[str, Any]:
+def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, render: bool = True) -> dict[str, Any]:
     """Fetch, enrich and store one day of HF Daily Papers, then render its pages.
 
     Args:
@@ -72,6 +73,7 @@ def daily_digest(date: OptionalRunDate = None, max_cost: Budget = None, render: 
     """
     # First thing: a date the form could not check (before 2023-05-01, in the future, not a real day) fails
     # the run here, in one line, before any lock, download or LLM call.
+    date, max_cost = given(date), given(max_cost)  # a field left empty arrives as MISSING (flows/params.py)
     day_str = resolve_date(date, flow_run.scheduled_start_time if flow_run.id else None)
     settings = Settings()
     log = get_logger()

@@ -6,7 +6,8 @@ from the repository root, `hfdaily alerts` pointed at a webhook receiver in this
 start`. Every subprocess gets the sandbox's URLs and fast retries. The daily run, the in-process backfill
 and the runs made to go wrong (for the alerts) are triggered together, the deployment-mode backfill as soon
 as the daily run is done, so the waits overlap. The tests look at the results only through the Prefect API,
-the day files and the alerts received. Timings are printed (`pytest -s`) at the end of the module.
+the day files, the alerts received and (in Chromium) Prefect's own run form. Timings are printed (`pytest -s`)
+at the end of the module.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ PREFECT = [sys.executable, "-m", "prefect"]
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 SITE_URL = "https://digest.example"
 # Runs made to go wrong, one per alert: each must bring exactly one alert, every other run none.
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 FAIL_DATE = "2025-01-27"  # the HF feed answers 400: the daily run fails at once
 ERROR_DATE = "2025-01-21"  # a date of the in-process backfill; one paper's PDF is missing: a step in error
 BUDGET_DATE = "2025-01-28"  # a daily run with max_cost=0 stops at its budget before any LLM call
@@ -509,6 +513,62 @@ def test_one_alert_per_run_gone_wrong_and_none_for_clean_runs(stack: Stack) -> N
     subjects = [a["subject"] for a in stack.alerts.received]
     assert not [s for s in subjects for d in clean if f"daily-{d} " in s or f" {d}:" in s]
 
+
+@pytest.mark.browser
+def test_the_ui_run_form_sends_only_what_is_filled_and_blocks_bad_values(stack: Stack) -> None:
+    """Prefect's own run form (the V2 UI the server opens on) in Chromium, against this server's deployments."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs Chromium at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    stack.wait(stack.runs["daily"])  # DATE is complete, so the backfill made below skips it at once
+    t0 = time.monotonic()
+    with stack.client() as client:
+        daily = client.read_deployment_by_name("daily/daily")
+        backfill = client.read_deployment_by_name("backfill/backfill")
+    ui = stack.api.removesuffix("/api")
+    held: list[dict[str, Any]] = []
+    created: list[dict[str, Any]] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+
+        # daily, submitted as it opens: the empty date must be left out (a run for the scheduled date). The
+        # request is held back (no run for today is wanted here) and its parameters checked by the server.
+        page.route("**/create_flow_run", lambda route: (held.append(json.loads(route.request.post_data)),
+                                                       route.abort()))
+        page.goto(f"{ui}/v2/deployments/deployment/{daily.id}/run")
+        page.get_by_text("Leave it empty for the run's scheduled date", exact=False).wait_for()
+        assert page.get_by_text("Pick a date").count() == 1  # a date picker, no type toggle
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_timeout(1500)
+        assert [h["parameters"] for h in held] == [{"render": True}]
+        check = requests.post(f"{stack.api}/ui/schemas/validate", timeout=10,
+                              json={"schema": daily.parameter_openapi_schema, "values": held[0]["parameters"]})
+        assert check.json()["valid"] is True
+        page.unroute("**/create_flow_run")
+
+        # backfill: pick start and end, a negative budget is stopped by the form, 0 goes through.
+        page.on("response", lambda r: created.append(r.json()) if r.url.endswith("/create_flow_run") else None)
+        page.goto(f"{ui}/v2/deployments/deployment/{backfill.id}/run")
+        for _ in range(2):  # start, then end: each picker shows the date once set
+            page.get_by_text("Pick a date").first.click()
+            page.get_by_label("Date (yyyy-MM-dd)").fill(DATE)
+            page.keyboard.press("Escape")
+        budget = page.locator("input[type=number]").nth(1)
+        budget.fill("-1")
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_timeout(1500)
+        assert created == [] and "/run" in page.url  # not submitted
+        budget.fill("0")
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_url("**/deployments/deployment/*?tab=Runs*", timeout=15000)
+        browser.close()
+    [made] = created
+    assert made["parameters"] == {"start": DATE, "end": DATE, "force": False, "max_parallel": 2, "max_cost": 0,
+                                  "use_deployments": False}
+    run = stack.wait(UUID(made["id"]), timeout=90)
+    assert (run.name, run.state_name) == (f"backfill-{DATE}-to-{DATE}", "Completed")  # planned, skipped
+    stack.timings["run forms in Chromium"] = time.monotonic() - t0
 
 def test_hfdaily_serve_runs_the_same_deployments(stack: Stack) -> None:
     """`hfdaily serve` instead of a worker: it takes over the deployments of prefect.yaml and runs them."""

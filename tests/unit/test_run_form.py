@@ -16,11 +16,13 @@ import pytest
 from prefect.exceptions import ParameterTypeError
 from prefect.utilities.callables import parameter_schema, parameter_schema_from_entrypoint
 from prefect.utilities.schema_tools.validation import ValidationError, validate
+from pydantic import MISSING
 
 import flows.backfill
 import flows.daily
 from flows.backfill import backfill, backfill_run_name
 from flows.daily import daily_digest, daily_run_name
+from flows.params import given
 from flows.serve import deployment_specs, load_flow
 from tasks.dates import today_utc
 from tasks.errors import InvalidDateError
@@ -64,11 +66,21 @@ def test_bounds_are_in_the_schema_and_no_parameter_is_a_type_toggle(flow_name):
 def test_defaults_and_required_fields():
     daily, bf = _schema("daily"), _schema("backfill")
     assert "required" not in daily  # an empty date is the scheduled date
-    assert {k: v.get("default") for k, v in daily["properties"].items()} == {
-        "date": None, "max_cost": None, "render": True}
+    assert {k: v["default"] for k, v in daily["properties"].items() if "default" in v} == {"render": True}
     assert bf["required"] == ["start"]  # an empty end is yesterday
-    assert {k: v.get("default") for k, v in bf["properties"].items() if k != "start"} == {
-        "end": None, "force": False, "max_parallel": 2, "max_cost": None, "use_deployments": False}
+    assert {k: v["default"] for k, v in bf["properties"].items() if "default" in v} == {
+        "force": False, "max_parallel": 2, "use_deployments": False}
+
+
+@pytest.mark.parametrize("flow_name", ["daily", "backfill"])
+def test_a_form_submitted_as_the_ui_fills_it_is_accepted(flow_name):
+    # Prefect's run form starts from the schema's defaults and sends them all; a "default": null on a date or
+    # number field would come back as null and be refused. Fields that may stay empty have no default.
+    form = {k: v["default"] for k, v in _schema(flow_name)["properties"].items() if "default" in v}
+    form |= {"start": "2025-01-20"} if flow_name == "backfill" else {}
+    assert _server_accepts(flow_name, form)
+    empty = ["date", "max_cost"] if flow_name == "daily" else ["end", "max_cost"]
+    assert _server_accepts(flow_name, form | dict.fromkeys(empty))  # an explicit null is an empty field too
 
 
 def test_every_parameter_of_every_deployment_has_a_description():
@@ -116,7 +128,9 @@ def test_the_forms_own_check_rejects_a_non_date_too():
 def test_date_strings_become_dates_and_non_dates_reach_the_run_unchanged():
     assert daily_digest.validate_parameters({"date": "2025-01-23"})["date"] == date(2025, 1, 23)
     assert daily_digest.validate_parameters({"date": date(2025, 1, 23)})["date"] == date(2025, 1, 23)
-    assert daily_digest.validate_parameters({})["date"] is None
+    assert given(daily_digest.validate_parameters({})["date"]) is None  # left empty
+    assert daily_digest.validate_parameters({"date": None, "max_cost": None}) == {
+        "date": None, "max_cost": None, "render": True}
     # Not a date: handed on, so the run rejects it itself in one line under its usual name.
     assert daily_digest.validate_parameters({"date": "2025-02-30"})["date"] == "2025-02-30"
     with pytest.raises(ParameterTypeError):
@@ -196,6 +210,7 @@ def test_a_bad_date_fails_the_daily_run_first_with_one_line(value, reason, workd
     ({"date": date(2999, 1, 1)}, "daily-2999-01-01"),  # fails first thing, but the name says what was asked
     ({"date": "2025-02-30"}, "daily-invalid-date"),
     ({}, "daily-2025-03-04"),
+    ({"date": MISSING}, "daily-2025-03-04"),  # what a run left empty has in its context
 ])
 def test_daily_run_names(parameters, name, monkeypatch):
     fake = SimpleNamespace(parameters=parameters, scheduled_start_time=datetime(2025, 3, 4, 6, tzinfo=UTC))
@@ -208,6 +223,7 @@ def test_daily_run_names(parameters, name, monkeypatch):
     ({"start": "2025-01-20", "end": "2025-01-22"}, "backfill-2025-01-20-to-2025-01-22"),
     ({"start": date(2025, 1, 20), "end": None}, "backfill-2025-01-20-to-2025-03-03"),
     ({"start": date(2025, 1, 20)}, "backfill-2025-01-20-to-2025-03-03"),
+    ({"start": date(2025, 1, 20), "end": MISSING}, "backfill-2025-01-20-to-2025-03-03"),
     ({"start": "2025-02-30", "end": "2025-03-01"}, "backfill-invalid-date-to-2025-03-01"),
 ])
 def test_backfill_run_names(parameters, name, monkeypatch):
