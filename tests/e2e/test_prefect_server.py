@@ -526,49 +526,53 @@ def test_the_ui_run_form_sends_only_what_is_filled_and_blocks_bad_values(stack: 
         daily = client.read_deployment_by_name("daily/daily")
         backfill = client.read_deployment_by_name("backfill/backfill")
     ui = stack.api.removesuffix("/api")
-    held: list[dict[str, Any]] = []
-    created: list[dict[str, Any]] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.set_default_timeout(30_000)  # a busy machine renders slowly
+        expect = sync_api.expect
 
         # daily, submitted as it opens: the empty date must be left out (a run for the scheduled date). The
         # request is held back (no run for today is wanted here) and its parameters checked by the server.
-        page.route("**/create_flow_run", lambda route: (held.append(json.loads(route.request.post_data)),
-                                                       route.abort()))
+        page.route("**/create_flow_run", lambda route: route.abort())
         page.goto(f"{ui}/v2/deployments/deployment/{daily.id}/run")
-        page.get_by_text("Leave it empty for the run's scheduled date", exact=False).wait_for()
-        assert page.get_by_text("Pick a date").count() == 1  # a date picker, no type toggle
-        page.get_by_role("button", name="Submit").click()
-        page.wait_for_timeout(1500)
-        assert [h["parameters"] for h in held] == [{"render": True}]
+        expect(page.get_by_text("Leave it empty for the run's scheduled date", exact=False)).to_be_visible()
+        expect(page.get_by_text("Pick a date")).to_have_count(1)  # a date picker, no type toggle
+        with page.expect_request("**/create_flow_run") as request:
+            page.get_by_role("button", name="Submit").click()
+        form = json.loads(request.value.post_data)["parameters"]
+        assert form == {"render": True}
         check = requests.post(f"{stack.api}/ui/schemas/validate", timeout=10,
-                              json={"schema": daily.parameter_openapi_schema, "values": held[0]["parameters"]})
+                              json={"schema": daily.parameter_openapi_schema, "values": form})
         assert check.json()["valid"] is True
         page.unroute("**/create_flow_run")
 
         # backfill: pick start and end, a negative budget is stopped by the form, 0 goes through.
-        page.on("response", lambda r: created.append(r.json()) if r.url.endswith("/create_flow_run") else None)
         page.goto(f"{ui}/v2/deployments/deployment/{backfill.id}/run")
-        for _ in range(2):  # start, then end: each picker shows the date once set
+        for left in (1, 0):  # start, then end: a picker shows its date once set
             page.get_by_text("Pick a date").first.click()
             page.get_by_label("Date (yyyy-MM-dd)").fill(DATE)
             page.keyboard.press("Escape")
+            expect(page.get_by_text("Pick a date")).to_have_count(left)
         budget = page.locator("input[type=number]").nth(1)
         budget.fill("-1")
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/create_flow_run") else None)
         page.get_by_role("button", name="Submit").click()
-        page.wait_for_timeout(1500)
-        assert created == [] and "/run" in page.url  # not submitted
+        page.wait_for_timeout(2000)
+        assert sent == [] and page.url.endswith("/run")  # the form did not send it
         budget.fill("0")
-        page.get_by_role("button", name="Submit").click()
-        page.wait_for_url("**/deployments/deployment/*?tab=Runs*", timeout=15000)
+        with page.expect_response("**/create_flow_run") as answer:
+            page.get_by_role("button", name="Submit").click()
+        assert answer.value.status == 201, answer.value.text()
+        made = answer.value.json()
         browser.close()
-    [made] = created
     assert made["parameters"] == {"start": DATE, "end": DATE, "force": False, "max_parallel": 2, "max_cost": 0,
                                   "use_deployments": False}
     run = stack.wait(UUID(made["id"]), timeout=90)
     assert (run.name, run.state_name) == (f"backfill-{DATE}-to-{DATE}", "Completed")  # planned, skipped
     stack.timings["run forms in Chromium"] = time.monotonic() - t0
+
 
 def test_hfdaily_serve_runs_the_same_deployments(stack: Stack) -> None:
     """`hfdaily serve` instead of a worker: it takes over the deployments of prefect.yaml and runs them."""
