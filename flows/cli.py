@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,11 +26,26 @@ PREFECT_DEFAULTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 
-def _date_arg(value: str) -> str:
+def _date_arg(value: str) -> dt.date:
     try:
-        return parse_date(value).isoformat()
+        return parse_date(value)
     except HfDailyError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _at_least(low: float, kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` not below `low` (the same bounds as the run form's)."""
+
+    def convert(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {'an integer' if kind is int else 'a number'}") from exc
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{value} is less than {low:g}")
+        return number
+
+    return convert
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,15 +61,16 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="fetch, enrich, store and render one date")
     run.add_argument("--date", type=_date_arg, help="YYYY-MM-DD (default: today, UTC)")
-    run.add_argument("--max-cost", type=float, metavar="USD", help="stop starting LLM calls past this spend")
+    run.add_argument("--max-cost", type=_at_least(0, float), metavar="USD",
+                     help="stop starting LLM calls past this spend")
     run.add_argument("--no-render", action="store_true", help="store the day but do not render pages")
 
     bf = sub.add_parser("backfill", help="run every date from START to END (inclusive)")
     bf.add_argument("start", type=_date_arg)
     bf.add_argument("end", type=_date_arg)
     bf.add_argument("--force", action="store_true", help="re-run dates that are already complete")
-    bf.add_argument("--max-parallel", type=int, default=2, help="dates processed at once (default 2)")
-    bf.add_argument("--max-cost", type=float, metavar="USD")
+    bf.add_argument("--max-parallel", type=_at_least(1, int), default=2, help="dates processed at once (default 2)")
+    bf.add_argument("--max-cost", type=_at_least(0, float), metavar="USD")
 
     sub.add_parser("site", help="re-render the whole site from the day store")
 
@@ -68,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--papers-per-day", type=int, default=8)
 
     sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site) from this process")
+
+    al = sub.add_parser("alerts", help="create or update the alerting automations on the Prefect server")
+    al.add_argument("--block", default=None, metavar="TYPE/NAME",
+                    help="notification block the alerts go to (default custom-webhook/hfdaily-alerts)")
+    al.add_argument("--webhook-url", help="save this URL as the custom-webhook block first "
+                                          "(default: HFDAILY_ALERT_WEBHOOK_URL)")
     return p
 
 
@@ -196,8 +219,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from flows.alerts import DEFAULT_BLOCK, setup_alerts
+
+    for name, what in setup_alerts(args.block or DEFAULT_BLOCK, args.webhook_url):
+        print(f"{what}: {name}")
+    return 0
+
+
 COMMANDS = {"run": _run, "backfill": _backfill, "site": _site, "demo": _demo, "sandbox": _sandbox,
-            "serve": _serve}
+            "serve": _serve, "alerts": _alerts}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_PRICES), validation_alias=_env("HFDAILY_PRICES")
     )
     max_cost: float | None = Field(None, ge=0, validation_alias=_env("HFDAILY_MAX_COST"))
+    # Where `hfdaily alerts` points its default Custom Webhook notification block (a Slack-style URL is a secret).
+    alert_webhook_url: SecretStr | None = Field(None, validation_alias=_env("HFDAILY_ALERT_WEBHOOK_URL"))
 
     @cached_property
     def days_dir(self) -> Path:

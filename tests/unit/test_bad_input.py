@@ -80,6 +80,19 @@ def test_bad_dates_give_one_line_and_write_nothing(workdir: Path, capsys: pytest
     assert list(workdir.iterdir()) == []  # no data/, no site/, no lock files
 
 
+@pytest.mark.parametrize(("argv", "reason"), [
+    (["backfill", "2025-01-20", "2025-01-22", "--max-parallel", "0"], "0 is less than 1"),
+    (["backfill", "2025-01-20", "2025-01-22", "--max-parallel", "2.5"], "'2.5' is not an integer"),
+    (["backfill", "2025-01-20", "2025-01-22", "--max-cost", "-1"], "-1 is less than 0"),
+    (["run", "--date", "2025-01-23", "--max-cost", "-0.5"], "-0.5 is less than 0"),
+    (["run", "--date", "2025-01-23", "--max-cost", "lots"], "'lots' is not a number"),
+])
+def test_numbers_out_of_the_run_forms_bounds_give_one_line(argv: list[str], reason: str, workdir: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert reason in _one_line_cli_error(argv, capsys)
+    assert list(workdir.iterdir()) == []
+
+
 # ---- hostile upstream data -------------------------------------------------------------------------------
 
 XSS = [
