@@ -33,10 +33,13 @@ from prefect.exceptions import PrefectHTTPStatusError
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 from prefect.states import Crashed, State
+from pydantic import MISSING
 
 from flows.daily import daily_digest
+from flows.params import Budget, OptionalRunDate, Parallel, RunDate, given
 from tasks.childwatch import ChildWatch
-from tasks.errors import StoreError
+from tasks.dates import calendar_date, yesterday_utc
+from tasks.errors import InvalidDateError, StoreError
 from tasks.log import get_logger
 from tasks.models import DayFile, RunRecord
 from tasks.plan import date_range, plan_backfill
@@ -177,11 +180,12 @@ def _via_deployment(date: str, max_cost: float | None) -> ChildRun:
     """
     parent = flow_run.id
     settings = Settings()
+    # An empty budget is left out, not sent as null: the deployment's schema types max_cost as a number.
+    parameters: dict[str, Any] = {"date": date} if max_cost is None else {"date": date, "max_cost": max_cost}
     for attempt in range(RESTARTS + 1):
         # A retried backfill run finds the child runs it already started instead of starting new ones.
         key = f"backfill-{parent}-{date}" + (f"-restart-{attempt}" if attempt else "") if parent else None
-        child = run_deployment(DAILY_DEPLOYMENT, parameters={"date": date, "max_cost": max_cost}, timeout=0,
-                               idempotency_key=key)
+        child = run_deployment(DAILY_DEPLOYMENT, parameters=parameters, timeout=0, idempotency_key=key)
         final, dead = _wait_for(child.id, date, settings)
         if dead is None:
             return ChildRun(final.id, final.name, _failure(final.state))
@@ -230,28 +234,52 @@ def _failure(state: State | None) -> str | None:
     return f"{state.name}: {state.message}" if state.message else state.name
 
 
-@flow(name="backfill", flow_run_name="backfill-{start}-to-{end}", log_prints=True)
-def backfill(start: str, end: str, force: bool = False, max_parallel: int = 2,
-             max_cost: float | None = None, use_deployments: bool = False) -> dict[str, Any]:
+def backfill_run_name() -> str:
+    """`backfill-START-to-END` from the run's parameters (an empty end is yesterday, UTC)."""
+    params = flow_run.parameters
+    start, end = calendar_date(params.get("start")), given(params.get("end"))
+    end = calendar_date(end) if end not in (None, "") else yesterday_utc()
+    return f"backfill-{start or 'invalid-date'}-to-{end or 'invalid-date'}"
+
+
+@flow(name="backfill", flow_run_name=backfill_run_name, log_prints=True)
+def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False, max_parallel: Parallel = 2,
+             max_cost: Budget = MISSING, use_deployments: bool = False) -> dict[str, Any]:
     """Run the daily flow for every date from start to end (inclusive) that is not complete yet.
 
-    max_parallel: dates in flight at once. max_cost: USD budget of each date's run.
-    use_deployments: run the dates as `daily/daily` deployment runs that the pool's workers share.
+    Args:
+        start: First date of the range, YYYY-MM-DD, from 2023-05-01 on.
+        end: Last date of the range, YYYY-MM-DD, inclusive; not before start, not after today (UTC), at most
+            366 days after start. Leave it empty for yesterday (UTC): today is the daily schedule's job.
+        force: Re-run dates that are already complete. Off (default): a date whose last run finished every
+            step is skipped. A forced date pays for nothing it already has (answers and PDFs are cached).
+        max_parallel: Dates run at the same time, 1 or more (default 2).
+        max_cost: Budget in USD of each date's run, 0 or more: once a date has spent it, that date starts
+            no new LLM call and leaves the rest for a later run. Empty: no cap other than HFDAILY_MAX_COST.
+        use_deployments: Off (default): the dates run inside this run, on this worker. On: each date becomes
+            a `daily/daily` deployment run that any worker of the pool can take (the data dir must be shared).
     """
+    # First thing: a range the form could not check (end before start, out of range) fails the run here, in
+    # one line, before any child run exists.
+    end, max_cost = given(end), given(max_cost)  # a field left empty arrives as MISSING (flows/params.py)
+    try:
+        dates = date_range(start, end if end is not None else yesterday_utc())
+    except InvalidDateError as exc:
+        raise InvalidDateError(f"{exc} (end left empty: yesterday, UTC)" if end is None else str(exc)) from None
+    first, last = dates[0], dates[-1]
     settings = Settings()
-    dates = date_range(start, end)
     stored = _stored(settings, dates)
     todo, skipped = plan_backfill(dates, stored, force)
     mode = "as daily/daily deployment runs" if use_deployments else "in process"
     width = max(1, max_parallel)
     log = get_logger()
     log.info("backfill %s..%s: %d to run, %d already complete (%s, %d at a time)",
-             start, end, len(todo), len(skipped), mode, width)
+             first, last, len(todo), len(skipped), mode, width)
 
     outcomes = {d: skipped_outcome(d, stored.get(d)) for d in skipped}
     run_one = _via_deployment if use_deployments else _in_process
     ui_url = get_current_settings().ui_url
-    progress = _progress(start, end, len(skipped), len(dates))
+    progress = _progress(first, last, len(skipped), len(dates))
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="backfill") as pool:
         # Each thread runs with a copy of this flow's context, so the children are linked to this run.
         futures: dict[Future[ChildRun], str] = {
@@ -271,14 +299,14 @@ def backfill(start: str, end: str, force: bool = False, max_parallel: int = 2,
     failed = [o.date for o in ordered if o.status == "failed"]
     try:
         create_markdown_artifact(
-            summary_markdown(start, end, ordered, mode), key=f"hfdaily-backfill-{start}-{end}",
+            summary_markdown(first, last, ordered, mode), key=f"hfdaily-backfill-{first}-{last}",
             description=f"{len(todo)} run, {len(skipped)} skipped, {len(failed)} failed",
         )
     except Exception as exc:  # the table is a convenience; the day files are the record
         log.warning("backfill artifact not published: %s", exc)
     if failed:
         log.warning("backfill %s..%s: %d of %d dates failed: %s",
-                    start, end, len(failed), len(dates), ", ".join(failed))
+                    first, last, len(failed), len(dates), ", ".join(failed))
     return {"dates": {o.date: o.text for o in ordered}, "failed": failed}
 
 

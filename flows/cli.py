@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -18,12 +20,35 @@ from tasks.errors import HfDailyError
 DEMO_DATES = ("2025-01-22", "2025-01-23", "2025-01-24")
 _USES_SETTINGS = {"run", "backfill", "site", "serve"}
 
+# Prefect settings the CLI sets when the user has set them nowhere: (environment name, path in prefect.toml, value).
+PREFECT_DEFAULTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    # The temporary server gets 20 s to start by default; a busy 2-core machine sometimes needs more.
+    ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", ("server", "ephemeral", "startup_timeout_seconds"), "90"),
+    # Its telemetry heartbeat logs an ERROR on every run of a machine that cannot reach Prefect's collector.
+    ("PREFECT_SERVER_ANALYTICS_ENABLED", ("server", "analytics_enabled"), "false"),
+)
 
-def _date_arg(value: str) -> str:
+
+def _date_arg(value: str) -> dt.date:
     try:
-        return parse_date(value).isoformat()
+        return parse_date(value)
     except HfDailyError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _at_least(low: float, kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` not below `low` (the same bounds as the run form's)."""
+
+    def convert(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {'an integer' if kind is int else 'a number'}") from exc
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{value} is less than {low:g}")
+        return number
+
+    return convert
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,15 +64,16 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="fetch, enrich, store and render one date")
     run.add_argument("--date", type=_date_arg, help="YYYY-MM-DD (default: today, UTC)")
-    run.add_argument("--max-cost", type=float, metavar="USD", help="stop starting LLM calls past this spend")
+    run.add_argument("--max-cost", type=_at_least(0, float), metavar="USD",
+                     help="stop starting LLM calls past this spend")
     run.add_argument("--no-render", action="store_true", help="store the day but do not render pages")
 
     bf = sub.add_parser("backfill", help="run every date from START to END (inclusive)")
     bf.add_argument("start", type=_date_arg)
     bf.add_argument("end", type=_date_arg)
     bf.add_argument("--force", action="store_true", help="re-run dates that are already complete")
-    bf.add_argument("--max-parallel", type=int, default=2, help="dates processed at once (default 2)")
-    bf.add_argument("--max-cost", type=float, metavar="USD")
+    bf.add_argument("--max-parallel", type=_at_least(1, int), default=2, help="dates processed at once (default 2)")
+    bf.add_argument("--max-cost", type=_at_least(0, float), metavar="USD")
 
     sub.add_parser("site", help="re-render the whole site from the day store")
 
@@ -62,11 +88,52 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--papers-per-day", type=int, default=8)
 
     sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site) from this process")
+
+    al = sub.add_parser("alerts", help="create or update the alerting automations on the Prefect server")
+    al.add_argument("--block", default=None, metavar="TYPE/NAME",
+                    help="notification block the alerts go to (default custom-webhook/hfdaily-alerts)")
+    al.add_argument("--webhook-url", help="save this URL as the custom-webhook block first "
+                                          "(default: HFDAILY_ALERT_WEBHOOK_URL)")
     return p
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}  # absent or unreadable: Prefect reports a broken file itself
+
+
+def _lookup(table: Mapping[str, Any], path: Sequence[str]) -> Any:
+    for key in path:
+        if not isinstance(table, Mapping) or key not in table:
+            return None
+        table = table[key]
+    return table
+
+
+def prefect_defaults(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """The PREFECT_DEFAULTS the user has not set in any place Prefect reads settings from: the environment,
+    `.env`, `prefect.toml` and `pyproject.toml` ([tool.prefect]) in `cwd`, and the active profile."""
+    from dotenv import dotenv_values  # python-dotenv comes with pydantic-settings
+
+    dotenv = dotenv_values(cwd / ".env") if (cwd / ".env").is_file() else {}
+    prefect_toml, pyproject = _toml(cwd / "prefect.toml"), _toml(cwd / "pyproject.toml")
+    home = Path(environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    profiles = _toml(Path(environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
+    active = environ.get("PREFECT_PROFILE") or profiles.get("active") or ""
+    profile = _lookup(profiles, ("profiles", str(active))) or {}
+    return {
+        name: value for name, path, value in PREFECT_DEFAULTS
+        if name not in environ and name not in dotenv and name not in profile
+        and _lookup(prefect_toml, path) is None and _lookup(pyproject, ("tool", "prefect", *path)) is None
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Before anything imports prefect: its settings are read once, when it is first imported.
+    os.environ.update(prefect_defaults(os.environ, Path.cwd()))
     try:
         if args.command in _USES_SETTINGS:
             from tasks.settings import Settings
@@ -164,8 +231,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from flows.alerts import DEFAULT_BLOCK, setup_alerts
+
+    for name, what in setup_alerts(args.block or DEFAULT_BLOCK, args.webhook_url):
+        print(f"{what}: {name}")
+    return 0
+
+
 COMMANDS = {"run": _run, "backfill": _backfill, "site": _site, "demo": _demo, "sandbox": _sandbox,
-            "serve": _serve}
+            "serve": _serve, "alerts": _alerts}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -15,9 +15,12 @@ from prefect import flow
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import MISSING
 
-from tasks.dates import resolve_date
+from flows.params import Budget, OptionalRunDate, given
+from tasks.dates import calendar_date, resolve_date
 from tasks.errors import InvalidDateError
+from tasks.events import RunOutcome, emit_day_event, errors_of
 from tasks.feed import fetch_feed
 from tasks.lease import Lease
 from tasks.llm import runner
@@ -34,12 +37,19 @@ SAVE_EVERY_S = 1.0  # results arrive in bursts; one atomic write per second is p
 
 
 def daily_run_name() -> str:
-    """`daily-YYYY-MM-DD` from the run's parameters or its scheduled date."""
-    try:
-        date = resolve_date(flow_run.parameters.get("date"), flow_run.scheduled_start_time)
-    except InvalidDateError:
-        date = "invalid-date"
-    return f"daily-{date}"
+    """`daily-YYYY-MM-DD` from the run's parameters or its scheduled date (`daily-invalid-date` if not a date).
+
+    A real date out of range (before HF Daily Papers, in the future) still names the run: the run fails
+    first thing, and its name says which date was asked for.
+    """
+    value = given(flow_run.parameters.get("date"))
+    if value in (None, ""):
+        try:
+            return f"daily-{resolve_date(None, flow_run.scheduled_start_time)}"
+        except InvalidDateError:
+            return "daily-invalid-date"
+    day = calendar_date(value)
+    return f"daily-{day.isoformat()}" if day else "daily-invalid-date"
 
 
 class SettingsThreadPool(ThreadPoolTaskRunner):
@@ -51,10 +61,23 @@ class SettingsThreadPool(ThreadPoolTaskRunner):
 
 
 @flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=SettingsThreadPool())
-def daily_digest(date: str | None = None, max_cost: float | None = None, render: bool = True) -> dict[str, Any]:
-    """Fetch, enrich and store one day of HF Daily Papers (no date: the scheduled date, else today UTC)."""
-    settings = Settings()
+def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, render: bool = True) -> dict[str, Any]:
+    """Fetch, enrich and store one day of HF Daily Papers, then render its pages.
+
+    Args:
+        date: The day of HF Daily Papers to process, YYYY-MM-DD, from 2023-05-01 up to today (UTC). Leave it
+            empty for the run's scheduled date in UTC (for a run started by hand: today). Steps already done
+            for that date are kept; only what is missing or failed runs again.
+        max_cost: Budget of this run in USD, 0 or more. Once spent, no new LLM call starts and the rest is
+            left for the next run (an alert says so). Empty: no cap other than HFDAILY_MAX_COST.
+        render: Whether to render the date's page and the shared pages (index, month, feeds) after storing
+            the day. Default on; off stores the day file only.
+    """
+    # First thing: a date the form could not check (before 2023-05-01, in the future, not a real day) fails
+    # the run here, in one line, before any lock, download or LLM call.
+    date, max_cost = given(date), given(max_cost)  # a field left empty arrives as MISSING (flows/params.py)
     day_str = resolve_date(date, flow_run.scheduled_start_time if flow_run.id else None)
+    settings = Settings()
     log = get_logger()
     started = utcnow()
     rt = runner.configure(settings, max_cost)
@@ -66,6 +89,7 @@ def daily_digest(date: str | None = None, max_cost: float | None = None, render:
                 day_str, settings.hf_url, settings.feed_page_size, settings.http_timeout, settings.retry_max_wait
             )
             store = DayWriter(settings, day_str)
+            errors_before = set(errors_of(store.day))  # errors already reported by an earlier run
             now = utcnow()
             merged = store.apply(lambda d: merge_feed(d, papers, now))
             store.save()
@@ -88,6 +112,11 @@ def daily_digest(date: str | None = None, max_cost: float | None = None, render:
         runner.release()
     summary = publish_run_artifacts(settings, day, record, pages)
     log.info("%s: done - %s", day_str, summary["line"])
+    # Last: once the alert event is out, nothing can turn this run Failed (one alert per run).
+    emit_day_event(day, RunOutcome(
+        errors_before=errors_before, budget_reached=rt.meter.exhausted, max_cost=rt.meter.max_cost,
+        spent_usd=usage.cost_usd, flow_run_id=record.flow_run_id, page_url=summary.get("page"),
+    ))
     return summary
 
 

@@ -61,7 +61,8 @@ def schedules_of(spec: dict[str, Any]) -> list[Schedule]:
 
 
 def to_deployments(specs: list[dict[str, Any]]) -> list[RunnerDeployment]:
-    """One served deployment per prefect.yaml entry: same name, parameters, schedules, description, tags."""
+    """One served deployment per prefect.yaml entry: same name, parameters, schedules, description, tags, and
+    the same parameter-schema enforcement."""
     return [
         load_flow(spec["entrypoint"]).to_deployment(
             name=spec["name"],
@@ -69,6 +70,7 @@ def to_deployments(specs: list[dict[str, Any]]) -> list[RunnerDeployment]:
             tags=spec.get("tags"),
             parameters=spec.get("parameters") or {},
             schedules=schedules_of(spec),
+            enforce_parameter_schema=spec.get("enforce_parameter_schema", True),
             entrypoint_type=EntrypointType.MODULE_PATH,  # runs import flows.* wherever this process runs
         )
         for spec in specs

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sandbox.llm import REQUIRED_KEYS
+from sandbox.llm import REQUIRED_KEYS, wrong_language
 
 TARGETS: tuple[str, ...] = ("hf", "pdf", "openai", "anthropic", "mistral")
 LLM_TARGETS = frozenset({"openai", "anthropic", "mistral"})
@@ -14,7 +14,9 @@ _COMMON = {"timeout", "truncate", "html", "malformed"}
 MODES: dict[str, frozenset[str]] = {
     "hf": frozenset(_COMMON | {"wrong_schema", "empty"}),
     "pdf": frozenset(_COMMON | {"oversize", "hang_pdf", "empty"}),
-    "llm": frozenset(_COMMON | {"fenced", "prose", "wrong_schema", "empty", "missing_key", "python_list"}),
+    "llm": frozenset(
+        _COMMON | {"fenced", "prose", "wrong_schema", "empty", "missing_key", "python_list", "wrong_language"}
+    ),
 }
 
 
@@ -139,4 +141,6 @@ def llm_content(mode: str | None, value: Any, step: str) -> str:
         return json.dumps(_missing_key(value, step), ensure_ascii=False)
     if mode == "python_list":
         return _py_literal(value)
+    if mode == "wrong_language":
+        return json.dumps(wrong_language(value, step), ensure_ascii=False)
     return text

@@ -20,6 +20,11 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "summary_zh": ("title", "desc"),
     "zh_reading": ("text", "pinyin", "vocab", "translation"),
 }
+# What a model says when it cannot tell what is asked: no JSON, so the pipeline rejects it.
+CONFUSED = (
+    "I'm not sure what you would like me to do with this text. Could you tell me what kind of answer you "
+    "need, for example a summary, a list or a translation?"
+)
 _TOPIC_LINE = re.compile(r"^[ \t\-*•]*([A-Z0-9_]+)[ \t]*:[ \t]*\S", re.MULTILINE)
 
 
@@ -111,6 +116,20 @@ def natural_answer(step: str, text: str) -> Any:
     if step == "zh_reading":
         return _zh_reading(rng)
     raise ValueError(f"unknown step: {step!r}")
+
+
+def wrong_language(value: Any, step: str) -> Any:
+    """The step's answer in a language it did not ask for (an English summary in Chinese, ...)."""
+    if not isinstance(value, dict):
+        return value  # institution and topic names are names in any language
+    rng = _rng("wrong-language", json.dumps(value, ensure_ascii=False, sort_keys=True))
+    if step == "summary_en":
+        return {**value, **_summary(rng, words.ZH_TITLES, words.ZH_SENTENCES, "")}
+    if step in ("summary_zh", "review_ru"):
+        return {**value, **_summary(rng, words.EN_TITLES, words.EN_SENTENCES, " ")}
+    if step == "zh_reading":
+        return {**value, "text": " ".join(rng.sample(words.EN_SENTENCES, 4))}
+    return value
 
 
 # ---- JSON schema fitting -------------------------------------------------------------------------

@@ -102,6 +102,22 @@ def completion(provider: str, model: str, content: str, prompt_tokens: int, comp
     }
 
 
+def masked_key(key: str) -> str:
+    """A key the way OpenAI's 401 quotes it back: the first 8 and the last 4 characters, stars between."""
+    if len(key) <= 12:
+        return "*" * len(key)
+    return key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
+def auth_error_message(provider: str, key: str) -> str:
+    """The text of a 401: OpenAI quotes a masked form of the key it got; Anthropic and Mistral do not."""
+    if provider == "openai":
+        return f"Incorrect API key provided: {masked_key(key) if key else 'missing'}. Check the key you use."
+    if provider == "anthropic":
+        return "invalid x-api-key" if key else "x-api-key header is required"
+    return "Unauthorized"
+
+
 def error_body(target: str, status: int, message: str) -> dict[str, Any]:
     """An error in the target's own shape (HF: {"error": …})."""
     if target == "anthropic":

@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from sandbox import feed, llm
 from sandbox.faults import Rule, llm_content
+from sandbox.intent import infer_step
 from sandbox.pdfgen import build_pdf, build_slow_pdf, tiny_png
-from sandbox.providers import completion, error_body, parse_request
+from sandbox.providers import auth_error_message, completion, error_body, parse_request
 from sandbox.state import SandboxState
 from sandbox.synth import base_id, parse_date, stable_hash, synth_paper, with_feed_facts
 
@@ -26,7 +27,6 @@ LLM_ROUTES = {
     "/mistral/v1/chat/completions": "mistral",
     "/anthropic/v1/messages": "anthropic",
 }
-STEP_HEADER = "X-Hfdaily-Step"
 _HTML = (
     b"<!doctype html><html><head><title>Just a moment...</title></head><body><h1>Please wait</h1>"
     b"<p>Checking your browser before accessing the site.</p></body></html>"
@@ -128,6 +128,8 @@ class Handler(BaseHTTPRequestHandler):
         if rule.status is not None:
             headers = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
             message = f"sandbox fault: HTTP {rule.status}"
+            if rule.status == 401 and target in LLM_ROUTES.values():  # as the real APIs word it
+                message = auth_error_message(target, self._api_key(target))
             if target == "pdf":
                 html = f"<html><body><h1>Error {rule.status}</h1><p>{message}</p></body></html>"
                 self._send(rule.status, html.encode(), "text/html; charset=utf-8", headers)
@@ -242,39 +244,42 @@ class Handler(BaseHTTPRequestHandler):
 
     def _llm(self, provider: str, raw: bytes) -> None:
         state = self.server.state
-        step = self.headers.get(STEP_HEADER)
-        state.count(provider, step=step)
         try:
             body = json.loads(raw or b"{}")
             req = parse_request(provider, body if isinstance(body, dict) else {})
         except ValueError:
+            state.count(provider)
             self._json(400, error_body(provider, 400, "request body is not valid JSON"))
             return
+        step = infer_step(req.text, req.schema)  # what is asked, read from the request like a model would
+        state.count(provider, step=step)
         rule = self._pre(provider, f"{self.path}\n{req.text}", step)
         if self._answered(rule):
             return
         if not self._authorized(provider):
-            message = "missing API key" if provider != "openai" else "Incorrect API key provided: missing"
-            self._json(401, error_body(provider, 401, message))
+            self._json(401, error_body(provider, 401, auth_error_message(provider, "")))
             return
-        if step not in llm.STEPS:
-            message = f"sandbox: header {STEP_HEADER} must be one of {list(llm.STEPS)}, got {step!r}"
-            self._json(400, error_body(provider, 400, message))
-            return
-        value = llm.answer_value(step, req.text, req.schema)
-        if req.json_object and isinstance(value, list):
-            value = {"items": value}
         mode = rule.mode if rule else None
-        content = llm_content(mode, value, step)
+        if step is None:  # a confused model answers in prose, whatever format was asked for
+            content = llm.CONFUSED
+        else:
+            value = llm.answer_value(step, req.text, req.schema)
+            if req.json_object and isinstance(value, list):
+                value = {"items": value}
+            content = llm_content(mode, value, step)
         answer = completion(provider, req.model, content, llm.tokens(req.text), llm.tokens(content))
         body_bytes = json.dumps(answer, ensure_ascii=False).encode()
         self._finish(None if mode == "malformed" else mode, body_bytes, "application/json")
 
-    def _authorized(self, provider: str) -> bool:
-        if provider == "anthropic" and self.headers.get("x-api-key", "").strip():
-            return True
+    def _api_key(self, provider: str) -> str:
+        """The key the request carries ('' for none)."""
+        if provider == "anthropic" and (key := self.headers.get("x-api-key", "").strip()):
+            return key
         auth = self.headers.get("Authorization", "")
-        return auth.lower().startswith("bearer ") and bool(auth[7:].strip())
+        return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+    def _authorized(self, provider: str) -> bool:
+        return bool(self._api_key(provider))
 
     # ---- control ------------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from tasks.errors import InvalidDateError
 
@@ -15,9 +16,15 @@ def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
-def parse_date(value: str, *, today: date | None = None) -> date:
-    """A YYYY-MM-DD string as a date in the allowed range, or InvalidDateError with a one-line reason."""
-    text = str(value).strip()
+def yesterday_utc() -> date:
+    return today_utc() - timedelta(days=1)
+
+
+def parse_date(value: date | str, *, today: date | None = None) -> date:
+    """A YYYY-MM-DD string (or a date) in the allowed range, or InvalidDateError with a one-line reason."""
+    if isinstance(value, datetime):
+        value = value.date()
+    text = value.isoformat() if isinstance(value, date) else str(value).strip()
     if not _ISO_DATE.match(text):
         raise InvalidDateError(f"invalid date {text[:40]!r}: expected YYYY-MM-DD")
     try:
@@ -32,7 +39,31 @@ def parse_date(value: str, *, today: date | None = None) -> date:
     return parsed
 
 
-def resolve_date(value: str | None, scheduled: datetime | None = None, *, today: date | None = None) -> str:
+def coerce_date(value: Any) -> date | str | None:
+    """A flow parameter as a date where it is one (a date or a YYYY-MM-DD string); anything else unchanged.
+
+    Prefect validates parameters before a run starts and fails it with a multi-line pydantic message and an
+    unnamed run. Passing a non-date through lets the run itself reject it first thing, in one line
+    (`parse_date`), under its usual name.
+    """
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    text = str(value).strip()
+    if _ISO_DATE.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    return value
+
+
+def calendar_date(value: Any) -> date | None:
+    """The value as a calendar date (in any range), or None when it is not one."""
+    coerced = coerce_date(value)
+    return coerced if isinstance(coerced, date) else None
+
+
+def resolve_date(value: date | str | None, scheduled: datetime | None = None, *, today: date | None = None) -> str:
     """The run's date: the given one, else the flow run's scheduled date (UTC), else today (UTC)."""
     if value:
         return parse_date(value, today=today).isoformat()

@@ -30,9 +30,14 @@ class StepResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
-def affiliations(rt: LLMRuntime, inputs: dict[str, Any]) -> tuple[dict[str, Any], StepAnswer]:
-    answer = rt.run(load_prompt("affiliations"), inputs)
-    return {"affiliations": answer.value}, answer
+def single(prompt: str, values: Callable[[Any, dict[str, Any]], dict[str, Any]]) -> StepFn:
+    """A step of one prompt (`prompts/NAME.md`, NAME = `prompt`): `values(answer, inputs)` turns the validated
+    answer into the fields the step stores."""
+    def run(rt: LLMRuntime, inputs: dict[str, Any]) -> tuple[dict[str, Any], StepAnswer]:
+        answer = rt.run(load_prompt(prompt), inputs)
+        return values(answer.value, inputs), answer
+
+    return run
 
 
 def topics(rt: LLMRuntime, inputs: dict[str, Any]) -> tuple[dict[str, Any], StepAnswer]:
@@ -52,24 +57,16 @@ def topics(rt: LLMRuntime, inputs: dict[str, Any]) -> tuple[dict[str, Any], Step
     return {"topics": chosen}, last
 
 
-def review_ru(rt: LLMRuntime, inputs: dict[str, Any]) -> tuple[dict[str, Any], StepAnswer]:
-    answer = rt.run(load_prompt("review_ru"), inputs)
-    review = answer.value
-    return {"emoji": review.emoji, "ru": Localized(title=review.title, desc=review.desc)}, answer
+def _localized(lang: str) -> Callable[[Any, dict[str, Any]], dict[str, Any]]:
+    return lambda answer, _: {lang: Localized(title=answer.title, desc=answer.desc)}
 
 
-def summary(lang: str) -> StepFn:
-    def run(rt: LLMRuntime, inputs: dict[str, Any]) -> tuple[dict[str, Any], StepAnswer]:
-        answer = rt.run(load_prompt(f"summary_{lang}"), inputs)
-        return {lang: Localized(title=answer.value.title, desc=answer.value.desc)}, answer
-
-    return run
-
-
-def zh_reading(rt: LLMRuntime, inputs: dict[str, Any]) -> tuple[dict[str, Any], StepAnswer]:
-    answer = rt.run(load_prompt("zh_reading"), inputs)
-    reading = ZhReading(arxiv_id=inputs["arxiv_id"], **answer.value.model_dump())
-    return {"zh_reading": reading}, answer
+affiliations = single("affiliations", lambda names, _: {"affiliations": names})
+review_ru = single("review_ru", lambda r, _: {"emoji": r.emoji, "ru": Localized(title=r.title, desc=r.desc)})
+summary_en = single("summary_en", _localized("en"))
+summary_zh = single("summary_zh", _localized("zh"))
+zh_reading = single("zh_reading", lambda r, inputs: {
+    "zh_reading": ZhReading(arxiv_id=inputs["arxiv_id"], **r.model_dump())})
 
 
 def run_step(rt: LLMRuntime, step: str, fn: StepFn, arxiv_id: str | None, inputs: dict[str, Any]) -> StepResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from tasks.dates import parse_date
 from tasks.errors import InvalidDateError
@@ -12,7 +12,8 @@ from tasks.steps import is_complete
 MAX_RANGE_DAYS = 366
 
 
-def date_range(start: str, end: str) -> list[str]:
+def date_range(start: date | str, end: date | str) -> list[str]:
+    """Every date from start to end (inclusive) as YYYY-MM-DD; InvalidDateError (one line) for a bad range."""
     first, last = parse_date(start), parse_date(end)
     if last < first:
         raise InvalidDateError(f"end {end} is before start {start}")

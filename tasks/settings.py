@@ -1,7 +1,7 @@
 """Runtime settings, read from the environment and an optional `.env` file.
 
-Names follow the contract in DESIGN.md: the project's own knobs are prefixed `HFDAILY_`, the LLM
-providers' keys and base URLs keep the names their SDKs already read.
+The settings a user sets are described in the Configuration table of README.md#configuration. The project's
+own knobs are prefixed `HFDAILY_`; the LLM providers' keys and base URLs keep the names their SDKs already read.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tasks.errors import HfDailyError
 from tasks.storage import Storage, check_location, open_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +78,8 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_PRICES), validation_alias=_env("HFDAILY_PRICES")
     )
     max_cost: float | None = Field(None, ge=0, validation_alias=_env("HFDAILY_MAX_COST"))
+    # Where `hfdaily alerts` points its default Custom Webhook notification block (a Slack-style URL is a secret).
+    alert_webhook_url: SecretStr | None = Field(None, validation_alias=_env("HFDAILY_ALERT_WEBHOOK_URL"))
 
     # Leases keep two runs of one date (and two renders) apart on any store (tasks/lease.py). A holder renews
     # its lease every ttl/3 s; a holder that died loses it once it has gone unrenewed for ttl s.
@@ -100,7 +103,10 @@ class Settings(BaseSettings):
         return open_storage(self.site_dir)
 
     def api_key(self, provider: str) -> str | None:
-        """The key for `provider` (openai, anthropic, mistral) from env, else a Prefect Secret block."""
+        """The key for `provider` (openai, anthropic, mistral) from env, else a Prefect Secret block.
+
+        Raises SecretBlockError when the block exists but cannot be read (a missing block is no key).
+        """
         secret: SecretStr | None = getattr(self, f"{provider}_api_key")
         if secret is not None and secret.get_secret_value():
             return secret.get_secret_value()
@@ -113,13 +119,46 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every configured secret value, so tests and log filters can check none leaks."""
-        return [k for p in ("openai", "anthropic", "mistral") if (k := self.api_key(p))]
+        keys = []
+        for provider in ("openai", "anthropic", "mistral"):
+            try:
+                key = self.api_key(provider)
+            except SecretBlockError:  # nothing was read, so nothing can leak
+                continue
+            if key:
+                keys.append(key)
+        return keys
+
+
+class SecretBlockError(HfDailyError):
+    """A Prefect Secret block exists (or may exist) but could not be read. Names the block, never a value."""
+
+
+def _not_found(exc: BaseException) -> bool:
+    """Whether Prefect said the block does not exist (`Block.load` wraps its ObjectNotFound in a ValueError)."""
+    from prefect.exceptions import ObjectNotFound
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ObjectNotFound):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _secret_block(name: str) -> str | None:
+    """The value of the Secret block `name`; None when there is no such block."""
     try:
         from prefect.blocks.system import Secret
 
-        return Secret.load(name).get()
-    except Exception:  # a missing block or no reachable server both mean "no key"
-        return None
+        value = Secret.load(name).get()
+    except Exception as exc:
+        if _not_found(exc):
+            return None
+        # Only the exception's type: its text may quote the stored document, and so the key.
+        raise SecretBlockError(f"Prefect Secret block {name!r} could not be read ({type(exc).__name__})") from None
+    if value is not None and not isinstance(value, str):
+        raise SecretBlockError(f"Prefect Secret block {name!r} does not hold a text value")
+    return value or None

@@ -5,8 +5,9 @@ that must be done first), what it reads (inputs), how it runs (a kind of Prefect
 step the function over its prompt) and which record fields a success fills. The daily flow, the backfill
 planner, the store and the run report all read this one table.
 
-Adding an LLM step takes one `Step(...)` below and one prompt file `prompts/NAME.md`; its fields are
-stored on the record even before the data model names them (PaperRecord keeps unknown fields).
+Adding an LLM step takes one `Step(...)` below (its `run` usually `enrich.single(NAME, values)`) and one prompt
+file `prompts/NAME.md`; its fields are stored on the record even before the data model names them (PaperRecord
+keeps unknown fields).
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ STEPS: dict[str, Step] = {s.name: s for s in (
          run=enrich.affiliations),
     Step("topics", "paper", "llm", fields=("topics",), inputs=feed_text, run=enrich.topics),
     Step("review_ru", "paper", "llm", fields=("emoji", "ru"), inputs=feed_text, run=enrich.review_ru),
-    Step("summary_en", "paper", "llm", fields=("en",), inputs=feed_text, run=enrich.summary("en")),
-    Step("summary_zh", "paper", "llm", fields=("zh",), inputs=feed_text, run=enrich.summary("zh")),
+    Step("summary_en", "paper", "llm", fields=("en",), inputs=feed_text, run=enrich.summary_en),
+    Step("summary_zh", "paper", "llm", fields=("zh",), inputs=feed_text, run=enrich.summary_zh),
     Step("zh_reading", "day", "llm", fields=("zh_reading",), inputs=top_paper_text, run=enrich.zh_reading,
          on_request=False),
 )}

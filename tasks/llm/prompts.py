@@ -96,9 +96,9 @@ def parse_prompt(text: str, source: str = "<prompt>") -> Prompt:
         raise PromptError(f"{source}: {exc}") from exc
 
 
-def load_prompt(step: str, prompts_dir: Path = PROMPTS_DIR) -> Prompt:
-    """The prompt of `step`, re-read when the file changes (keyed on mtime and size)."""
-    path = prompts_dir / f"{step}.md"
+def load_prompt(step: str, prompts_dir: Path | None = None) -> Prompt:
+    """The prompt of `step` from `prompts/` (PROMPTS_DIR), re-read when the file changes (keyed on mtime and size)."""
+    path = (prompts_dir or PROMPTS_DIR) / f"{step}.md"
     try:
         stat = path.stat()
     except OSError as exc:

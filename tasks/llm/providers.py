@@ -1,13 +1,15 @@
 """One small interface over the OpenAI, Anthropic and Mistral SDKs.
 
 SDK-level retries are switched off (max_retries=0): retrying is the chain runner's job, so attempts
-never multiply. Every SDK error becomes an `LLMCallError` that says whether a retry can help.
+never multiply. Every SDK error, and every answer whose shape is not a completion (an HTML page from a proxy
+answered with status 200, JSON of another shape), becomes an `LLMCallError` that says whether a retry can help,
+so the chain runner moves on to the next provider.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,8 +18,7 @@ from pydantic import BaseModel
 
 from tasks.errors import HfDailyError
 from tasks.http import RETRIABLE_STATUS, parse_retry_after
-
-STEP_HEADER = "X-Hfdaily-Step"  # names the pipeline step; providers ignore it, the sandbox routes on it
+from tasks.llm.redact import redact, register_secret
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,10 @@ class LLMCallError(HfDailyError):
         self, provider: str, message: str, *, status: int | None = None, retriable: bool = False,
         retry_after: float | None = None,
     ) -> None:
+        message = redact(message)  # here, so no stored or logged error text can carry a key
         super().__init__(f"{provider}: {message}")
         self.provider = provider
+        self.detail = message
         self.status = status
         self.retriable = retriable
         self.retry_after = retry_after
@@ -82,6 +85,50 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+# What reading an answer of the wrong shape raises: a proxy's HTML page comes back from the SDK as a str,
+# a JSON body of another shape as a half-built model with missing or mistyped fields.
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str | bytes):
+        text = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        return f"text, not a completion: {' '.join(text[:80].split())!r}"
+    return f"a {type(value).__name__} that is not a completion"
+
+
+def _answer(text: Any, model: Any, input_tokens: Any, output_tokens: Any) -> Completion:
+    """A Completion from values read off an SDK answer, checked: the SDKs do not validate what they return."""
+    if not isinstance(text, str) or not isinstance(model, str) or not model:
+        raise TypeError("answer text or model is not a string")
+    for n in (input_tokens, output_tokens):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise TypeError("token counts are not counts")
+    return Completion(text=text, model=model, input_tokens=input_tokens, output_tokens=output_tokens)
+
+
+def _read(provider: str, resp: Any, read: Callable[[Any], Completion]) -> Completion:
+    """`read(resp)`, with any surprise in the answer's shape made a provider error, so the chain moves on."""
+    try:
+        return read(resp)
+    except LLMCallError:
+        raise
+    except _SHAPE_ERRORS as exc:
+        raise LLMCallError(provider, f"unexpected answer ({_describe(resp)})") from exc
+
+
+@contextmanager
+def _sdk_guard(provider: str) -> Iterator[None]:
+    """Importing and setting up an SDK: a missing SDK, or a release without what this code uses, makes the
+    provider unusable (an error its chains move past) rather than an ImportError that fails the step."""
+    try:
+        yield
+    except (ImportError, AttributeError, TypeError) as exc:
+        raise LLMCallError(
+            provider, f"SDK not usable ({type(exc).__name__}: {exc}); install the release pyproject.toml asks for"
+        ) from exc
+
+
 @contextmanager
 def _sdk_errors(provider: str, sdk: Any, base_error: type[Exception]) -> Iterator[None]:
     """The OpenAI and Anthropic SDKs share an error hierarchy: map it onto LLMCallError."""
@@ -101,10 +148,15 @@ class OpenAIClient:
     name = "openai"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
-        import openai
+        register_secret(api_key)
+        with _sdk_guard(self.name):
+            import openai
 
-        self._openai = openai
-        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            self._openai = openai
+            self._base_error = openai.OpenAIError
+            _require(openai, "APITimeoutError", "APIConnectionError", "APIStatusError")
+            client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            self._create = client.chat.completions.create
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
         kwargs: dict[str, Any] = {}
@@ -115,22 +167,22 @@ class OpenAIClient:
             }
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": user})
-        with _sdk_errors(self.name, self._openai, self._openai.OpenAIError):
-            resp = self._client.chat.completions.create(
-                model=model, messages=messages, temperature=temperature, max_tokens=max_tokens,
-                extra_headers={STEP_HEADER: step}, **kwargs,
+        with _sdk_errors(self.name, self._openai, self._base_error):
+            resp = self._create(
+                model=model, messages=messages, temperature=temperature, max_tokens=max_tokens, **kwargs,
             )
+        return _read(self.name, resp, lambda r: self._answer(r, model))
+
+    def _answer(self, resp: Any, model: str) -> Completion:
         if not resp.choices:
             raise LLMCallError(self.name, "answer has no choices")
         message = resp.choices[0].message
         if getattr(message, "refusal", None):
-            raise LLMCallError(self.name, f"refused: {message.refusal[:160]}")
+            raise LLMCallError(self.name, f"refused: {str(message.refusal)[:160]}")
         usage = resp.usage
-        return Completion(
-            text=message.content or "",
-            model=resp.model or model,
-            input_tokens=usage.prompt_tokens if usage else 0,
-            output_tokens=usage.completion_tokens if usage else 0,
+        return _answer(
+            message.content or "", resp.model or model,
+            usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
         )
 
 
@@ -138,47 +190,59 @@ class AnthropicClient:
     name = "anthropic"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
-        import anthropic
+        register_secret(api_key)
+        with _sdk_guard(self.name):
+            import anthropic
 
-        self._anthropic = anthropic
-        self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            self._anthropic = anthropic
+            self._base_error = anthropic.AnthropicError
+            self._not_given = anthropic.NOT_GIVEN
+            _require(anthropic, "APITimeoutError", "APIConnectionError", "APIStatusError")
+            client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            self._create = client.messages.create
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
-        an = self._anthropic
-        with _sdk_errors(self.name, an, an.AnthropicError):
-            resp = self._client.messages.create(
+        with _sdk_errors(self.name, self._anthropic, self._base_error):
+            resp = self._create(
                 # The current Messages API sets sampling itself: it takes no temperature.
-                model=model, system=system or an.NOT_GIVEN, max_tokens=max_tokens,
-                messages=[{"role": "user", "content": user}], extra_headers={STEP_HEADER: step},
+                model=model, system=system or self._not_given, max_tokens=max_tokens,
+                messages=[{"role": "user", "content": user}],
             )
+        return _read(self.name, resp, lambda r: self._answer(r, model))
+
+    @staticmethod
+    def _answer(resp: Any, model: str) -> Completion:
+        if not isinstance(resp.content, list):
+            raise TypeError("content is not a list of blocks")
         text = "".join(block.text for block in resp.content if getattr(block, "type", "") == "text")
-        return Completion(
-            text=text, model=resp.model or model,
-            input_tokens=resp.usage.input_tokens, output_tokens=resp.usage.output_tokens,
-        )
+        return _answer(text, resp.model or model, resp.usage.input_tokens, resp.usage.output_tokens)
 
 
 class MistralClient:
     name = "mistral"
 
     def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
-        from mistralai.client import Mistral
+        register_secret(api_key)
+        with _sdk_guard(self.name):
+            # mistralai 2.0 moved the client into `mistralai.client`; 1.x has no `Mistral` there.
+            from mistralai.client import Mistral
+            from mistralai.client.errors import MistralError, NoResponseError
 
-        self._client = Mistral(api_key=api_key, server_url=base_url, timeout_ms=int(timeout * 1000))
+            self._errors = (MistralError, NoResponseError)
+            client = Mistral(api_key=api_key, server_url=base_url, timeout_ms=int(timeout * 1000))
+            self._create = client.chat.complete
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
-        from mistralai.client.errors import MistralError, NoResponseError
-
+        mistral_error, no_response_error = self._errors
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": user})
         try:
-            resp = self._client.chat.complete(
-                model=model, messages=messages, temperature=temperature, max_tokens=max_tokens,
-                http_headers={STEP_HEADER: step},
-            )
-        except MistralError as exc:
+            resp = self._create(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
+        except mistral_error as exc:
+            if 200 <= exc.status_code < 300:  # the SDK refuses an answer that is not its JSON
+                raise LLMCallError(self.name, f"unexpected answer ({exc.message[:160]})") from exc
             raise _status_error(self.name, exc.status_code, exc.headers, exc.message) from exc
-        except NoResponseError as exc:
+        except no_response_error as exc:
             raise LLMCallError(self.name, "no response (connection failed)", retriable=True) from exc
         except Exception as exc:
             # The SDK surfaces transport failures as its HTTP library's exceptions.
@@ -186,17 +250,26 @@ class MistralClient:
                 kind = "request timed out" if "Timeout" in type(exc).__name__ else "connection failed"
                 raise LLMCallError(self.name, kind, retriable=True) from exc
             raise LLMCallError(self.name, f"bad answer: {type(exc).__name__}: {exc}") from exc
+        return _read(self.name, resp, lambda r: self._answer(r, model))
+
+    def _answer(self, resp: Any, model: str) -> Completion:
         if not resp.choices:
             raise LLMCallError(self.name, "answer has no choices")
         content = resp.choices[0].message.content
         if isinstance(content, list):  # content chunks
             content = "".join(getattr(c, "text", "") for c in content)
         usage = resp.usage
-        return Completion(
-            text=content or "", model=resp.model or model,
-            input_tokens=usage.prompt_tokens or 0 if usage else 0,
-            output_tokens=usage.completion_tokens or 0 if usage else 0,
+        return _answer(
+            content or "", resp.model or model,
+            (usage.prompt_tokens or 0) if usage else 0, (usage.completion_tokens or 0) if usage else 0,
         )
+
+
+def _require(module: Any, *names: str) -> None:
+    """AttributeError naming what an SDK release lacks (the guard turns it into a provider error)."""
+    missing = [n for n in names if not hasattr(module, n)]
+    if missing:
+        raise AttributeError(f"{module.__name__} {getattr(module, '__version__', '?')} has no {', '.join(missing)}")
 
 
 def _is_transport_error(exc: Exception) -> bool:

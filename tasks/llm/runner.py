@@ -15,10 +15,11 @@ from tasks.llm.cache import AnswerCache, CachedAnswer, cache_key
 from tasks.llm.parsing import ParseError, parse_model, parse_string_list
 from tasks.llm.prompts import ChainEntry, Prompt
 from tasks.llm.providers import CLIENTS, Completion, LLMCallError, ProviderClient
+from tasks.llm.redact import redact
 from tasks.llm.usage import BudgetExceeded, UsageMeter, cost_usd
 from tasks.log import get_logger
 from tasks.models import Usage
-from tasks.settings import Settings
+from tasks.settings import SecretBlockError, Settings
 
 FailureStatus = Literal["error", "skipped", "deferred"]
 
@@ -27,7 +28,7 @@ class StepFailed(HfDailyError):
     """No provider of the chain produced a valid answer. `status` says why; nothing is cached."""
 
     def __init__(self, message: str, *, status: FailureStatus, usage: Usage | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))  # it is stored on the step: no key-shaped text, whatever its source
         self.status = status
         self.usage = usage or Usage()
 
@@ -52,7 +53,7 @@ class LLMRuntime:
         self.settings = settings
         self.meter = meter or UsageMeter(settings.max_cost)
         self.cache = AnswerCache(settings.data.child("cache/llm"))
-        self._clients: dict[str, ProviderClient | None] = {}
+        self._clients: dict[str, ProviderClient | LLMCallError | None] = {}
         self._caps = {p: _provider_cap(p, settings.provider_concurrency) for p in CLIENTS}
         # One lock per provider: building a client imports its SDK (0.4-1.5 s, several on a busy machine),
         # which must not hold up the calls of the providers that are ready.
@@ -60,20 +61,34 @@ class LLMRuntime:
 
     # -- providers ---------------------------------------------------------------------------
     def client(self, provider: str) -> ProviderClient | None:
-        """The SDK client, or None (with one warning per run) when the provider has no key."""
-        if provider in self._clients:
-            return self._clients[provider]
-        with self._locks[provider]:
-            if provider not in self._clients:
-                key = self.settings.api_key(provider)
-                if key:
-                    self._clients[provider] = CLIENTS[provider](
-                        key, self.settings.base_url(provider), self.settings.llm_timeout
-                    )
-                else:
-                    get_logger().warning("%s: no API key set; skipping it in every chain", provider)
-                    self._clients[provider] = None
-            return self._clients[provider]
+        """The SDK client, or None (with one warning per run) when the provider has no key.
+
+        A provider that cannot be used (its SDK missing or too old, its Secret block unreadable) raises
+        LLMCallError on every call, so each chain moves on and records why; it is logged once per run.
+        """
+        if provider not in self._clients:
+            with self._locks[provider]:
+                if provider not in self._clients:
+                    self._clients[provider] = self._build(provider)
+        built = self._clients[provider]
+        if isinstance(built, LLMCallError):
+            raise LLMCallError(provider, built.detail)  # a fresh one: calls in other threads raise it too
+        return built
+
+    def _build(self, provider: str) -> ProviderClient | LLMCallError | None:
+        log = get_logger()
+        try:
+            key = self.settings.api_key(provider)
+            if not key:
+                log.warning("%s: no API key set; skipping it in every chain", provider)
+                return None
+            return CLIENTS[provider](key, self.settings.base_url(provider), self.settings.llm_timeout)
+        except SecretBlockError as exc:  # a block that exists but cannot be read is an error, not "no key"
+            error = LLMCallError(provider, str(exc))
+        except LLMCallError as exc:
+            error = exc
+        log.warning("%s; passing it over in every chain", error)
+        return error
 
     def preload(self) -> None:
         """Build the clients of the providers with a key in the environment in a background thread, while

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tasks.llm.scripts import CYRILLIC, HAN, LATIN, dominant, written_in
+
 # Characters that make up one emoji grapheme besides the pictograph itself.
 _JOINERS = {"\u200d", "\ufe0f", "\ufe0e", "\u20e3"}
 
@@ -44,16 +46,18 @@ def count_sentences(text: str) -> int:
     return len([s for s in _SENTENCE_END.split(text) if s.strip()])
 
 
-_HAN = r"[\u4e00-\u9fff]"
+_LANGUAGES = {LATIN: "English", CYRILLIC: "Russian", HAN: "Chinese"}
 
 
-def _written_in(script: str, language: str) -> Callable[[Any, str], str]:
-    """A validator that rejects text without a single character of the language's script."""
-    pattern = re.compile(script)
+def _written_in(script: str) -> Callable[[Any, str], str]:
+    """A validator: the text must be mostly in `script` (the rule is in tasks/llm/scripts.py)."""
+    language = _LANGUAGES[script]
 
     def check(cls: Any, v: str) -> str:
-        if not pattern.search(v):
-            raise ValueError(f"must be written in {language}")
+        if not written_in(v, script):
+            found = dominant(v)
+            mostly = f", not mostly {found.capitalize()}" if found and found != script else ""
+            raise ValueError(f"must be written in {language} ({script.capitalize()} script{mostly})")
         return v
 
     return classmethod(check)  # type: ignore[return-value]
@@ -77,7 +81,7 @@ class Review(_Strict):
             raise ValueError("must be exactly one emoji")
         return v
 
-    _russian = field_validator("title", "desc")(_written_in(r"[А-Яа-яЁё]", "Russian"))
+    _russian = field_validator("title", "desc")(_written_in(CYRILLIC))
 
 
 class Summary(_Strict):
@@ -87,14 +91,21 @@ class Summary(_Strict):
     desc: str = Field(min_length=20, max_length=3000)
 
 
+class SummaryEn(Summary):
+    _english = field_validator("title", "desc")(_written_in(LATIN))
+
+
 class SummaryZh(Summary):
-    _chinese = field_validator("title", "desc")(_written_in(_HAN, "Chinese"))
+    _chinese = field_validator("title", "desc")(_written_in(HAN))
 
 
 class Vocab(_Strict):
     word: str = Field(min_length=1, max_length=40)
     pinyin: str = Field(min_length=1, max_length=120)
     trans: str = Field(min_length=1, max_length=200)
+
+    _chinese = field_validator("word")(_written_in(HAN))
+    _latin = field_validator("pinyin", "trans")(_written_in(LATIN))  # pinyin is Latin with tone marks
 
 
 class ZhReadingOut(_Strict):
@@ -105,14 +116,15 @@ class ZhReadingOut(_Strict):
     vocab: list[Vocab] = Field(min_length=1, max_length=40)
     translation: str = Field(min_length=10, max_length=4000)
 
-    _chinese = field_validator("text")(_written_in(_HAN, "Chinese"))
+    _chinese = field_validator("text")(_written_in(HAN))
+    _latin = field_validator("pinyin", "translation")(_written_in(LATIN))
 
 
 # `output:` names in prompt front matter → the model that validates the answer (None: a list of strings).
 OUTPUT_MODELS: dict[str, type[BaseModel] | None] = {
     "string_list": None,
     "review": Review,
-    "summary": Summary,
+    "summary": SummaryEn,
     "summary_zh": SummaryZh,
     "zh_reading": ZhReadingOut,
 }

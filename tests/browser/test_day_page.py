@@ -139,6 +139,23 @@ def test_language_switch_changes_cards_and_ui(site: Path, tab: Tab) -> None:
     assert page.text_content("label[for='q']") == "搜索"
 
 
+ZH_HEADING = {"ru": "Чтение на китайском", "en": "Chinese reading", "zh": "中文阅读"}
+
+
+@pytest.mark.parametrize("lang", ["ru", "en", "zh"])
+def test_zh_page_highlights_the_language_it_shows(site: Path, tab: Tab, lang: str) -> None:
+    page = tab.open(url(site, "zh/2025-01-21.html", f"?lang={lang}"))
+    pressed = page.eval_on_selector_all(".lang-btn[aria-pressed='true']", "bs => bs.map(b => b.dataset.lang)")
+    assert pressed == [lang]
+    assert page.evaluate("document.documentElement.lang") == lang
+    assert page.text_content("h1 [data-i18n='zh_heading']") == ZH_HEADING[lang]
+    assert page.text_content(".source [data-f='title']").startswith(f"{lang.upper()} ")  # the paper's title too
+    page.click(f".lang-btn[data-lang='{'en' if lang != 'en' else 'ru'}']")  # and a click still switches both
+    other = "en" if lang != "en" else "ru"
+    assert page.eval_on_selector_all(".lang-btn[aria-pressed='true']", "bs => bs.map(b => b.dataset.lang)") == [other]
+    assert page.text_content("h1 [data-i18n='zh_heading']") == ZH_HEADING[other]
+
+
 def test_theme_toggle_persists_across_reload(site: Path, tab: Tab) -> None:
     page = tab.open(url(site, "d/2025-01-21.html"))
     background = "getComputedStyle(document.body).backgroundColor"

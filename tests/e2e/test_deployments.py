@@ -31,6 +31,8 @@ def test_prefect_yaml_has_the_three_deployments():
         for key, value in (spec.get("parameters") or {}).items():
             assert params[key].default == value, key  # the deployment's defaults are the flow's defaults
     assert "date" not in (specs["daily"].get("parameters") or {})  # no date: the scheduled date
+    assert "end" not in (specs["backfill"].get("parameters") or {})  # no end: yesterday
+    assert all(spec["enforce_parameter_schema"] is True for spec in specs.values())  # the server checks the form
 
 
 def test_serve_builds_the_same_deployments():
@@ -40,6 +42,9 @@ def test_serve_builds_the_same_deployments():
     assert daily.entrypoint == "flows.daily.daily_digest"
     assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in daily.schedules] == [("0 */2 * * *", "UTC", True)]
     assert served["backfill"].parameters == {"force": False, "max_parallel": 2}
+    assert all(d.enforce_parameter_schema for d in served.values())
+    schema = served["backfill"]._parameter_openapi_schema.model_dump_for_openapi()
+    assert schema["properties"]["start"]["format"] == "date" and schema["properties"]["max_parallel"]["minimum"] == 1
     assert served["rebuild-site"].schedules == [] and all(d.tags == ["hfdaily"] for d in served.values())
 
 

@@ -2,10 +2,12 @@
 
 One module-wide stack (started once, torn down in reverse): `prefect server start` on a free port with a
 temporary PREFECT_HOME (SQLite), the sandbox, `prefect work-pool create`, `prefect --no-prompt deploy --all`
-from the repository root and `prefect worker start`. Every subprocess gets the sandbox's URLs and fast
-retries. The daily run and the in-process backfill are triggered together, the deployment-mode backfill
-as soon as the daily run is done, so the waits overlap. The tests look at the results only through the
-Prefect API and the day files. Timings are printed (`pytest -s`) at the end of the module.
+from the repository root, `hfdaily alerts` pointed at a webhook receiver in this process, and `prefect worker
+start`. Every subprocess gets the sandbox's URLs and fast retries. The daily run, the in-process backfill
+and the runs made to go wrong (for the alerts) are triggered together, the deployment-mode backfill as soon
+as the daily run is done, so the waits overlap. The tests look at the results only through the Prefect API,
+the day files, the alerts received and (in Chromium) Prefect's own run form. Timings are printed (`pytest -s`)
+at the end of the module.
 """
 
 from __future__ import annotations
@@ -13,33 +15,44 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
+import requests
 
 from flows.cli import sandbox_env
-from sandbox.client import spawn_sandbox
-from tests.e2e.stack import FINAL, PREFECT, ROOT
-from tests.e2e.stack import free_port as _free_port
-from tests.e2e.stack import start as _start
-from tests.e2e.stack import stop as _stop
-from tests.e2e.stack import stop_all as _stop_all
-from tests.e2e.stack import wait_healthy as _wait_healthy
+from sandbox.client import SandboxClient, spawn_sandbox
 
 pytestmark = pytest.mark.e2e
 
+ROOT = Path(__file__).resolve().parents[2]
 DATE = "2025-01-23"
 BACKFILL = ("2025-01-20", "2025-01-22")
 PAPERS = 5
 LLM_STEPS = ("affiliations", "topics", "review_ru", "summary_en", "summary_zh")
 RUN_TIMEOUT = 180.0
+PREFECT = [sys.executable, "-m", "prefect"]
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+SITE_URL = "https://digest.example"
+# Runs made to go wrong, one per alert: each must bring exactly one alert, every other run none.
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FAIL_DATE = "2025-01-27"  # the HF feed answers 400: the daily run fails at once
+ERROR_DATE = "2025-01-21"  # a date of the in-process backfill; one paper's PDF is missing: a step in error
+BUDGET_DATE = "2025-01-28"  # a daily run with max_cost=0 stops at its budget before any LLM call
+BAD_RANGE = ("2025-01-22", "2025-01-20")  # a backfill whose end is before its start
 
 
 @dataclass
@@ -52,6 +65,8 @@ class Stack:
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     triggered_at: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    alerts: AlertReceiver | None = None
+    broken_pdf: str = ""
 
     @property
     def data(self) -> Path:
@@ -89,6 +104,12 @@ class Stack:
             ids.append(UUID(line.split("UUID:")[1].strip()))
         return ids
 
+    def create_run(self, deployment: str, params: dict[str, Any]) -> UUID:
+        """A run created through the API, as the UI's run form does (POST /deployments/{id}/create_flow_run)."""
+        with self.client() as client:
+            found = client.read_deployment_by_name(deployment)
+            return client.create_flow_run_from_deployment(found.id, parameters=params).id
+
     def wait(self, run_id: UUID, timeout: float = RUN_TIMEOUT) -> Any:
         """The flow run once it is final (Completed, Failed …); fails with the worker's log on timeout."""
         deadline = time.monotonic() + timeout
@@ -105,6 +126,93 @@ class Stack:
         path = self.logs[name]
         text = path.read_text(errors="replace").splitlines() if path.exists() else []
         return f"--- {name} log ---\n" + "\n".join(text[-lines:])
+
+
+class AlertReceiver:
+    """A local webhook endpoint (a thread of this process) that records every alert the server posts to it."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.received.append({"at": time.time(), **json.loads(body)})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> AlertReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for(self, count: int, timeout: float) -> list[dict[str, Any]]:
+        """The alerts once at least `count` arrived (or what arrived by the deadline)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.received) >= count:
+                    break
+            time.sleep(0.2)
+        with self._lock:
+            return list(self.received)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
+    """A long-running child in its own process group (so stopping it stops what it started)."""
+    with open(log, "wb") as fh:
+        return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    with contextlib.suppress(ProcessLookupError):  # anything the child left behind in its group
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _stop_all(procs: dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        _stop(proc)
+
+
+def _wait_healthy(api: str, server: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{api}/health", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"prefect server did not come up: {log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +238,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
         env = base | sandbox_env(sandbox.url, tmp / "out") | {
             "PREFECT_API_URL": api,
+            "HFDAILY_SITE_URL": SITE_URL,
             "PREFECT_LOGGING_LEVEL": "INFO",
             "HFDAILY_RETRY_BASE_DELAY": "0.01",
             "HFDAILY_RETRY_MAX_WAIT": "0.2",
@@ -145,6 +254,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         timings["work-pool create + deploy --all"] = time.monotonic() - t0
         _pause_daily_schedule(st)
 
+        t0 = time.monotonic()
+        st.alerts = cleanup.enter_context(AlertReceiver())
+        done = subprocess.run([sys.executable, "-m", "flows.cli", "alerts", "--webhook-url", st.alerts.url],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"hfdaily alerts exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        timings["hfdaily alerts"] = time.monotonic() - t0
+        st.broken_pdf = _plant_faults(sandbox.url)
+
         worker_env = env | {"HFDAILY_PROJECT_DIR": str(ROOT), "PREFECT_WORKER_QUERY_SECONDS": "1",
                             "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
         cleanup.callback(_stop_all, st.procs)  # the worker, or `hfdaily serve` once a test swapped it in
@@ -155,11 +272,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             ("daily/daily", {"date": DATE}),
             ("backfill/backfill", {"start": BACKFILL[0], "end": BACKFILL[1], "max_parallel": 2}),
         )
+        st.runs["fail"] = st.create_run("daily/daily", {"date": FAIL_DATE})
+        st.runs["budget"] = st.create_run("daily/daily", {"date": BUDGET_DATE, "max_cost": 0})
+        st.runs["bad_range"] = st.create_run("backfill/backfill", {"start": BAD_RANGE[0], "end": BAD_RANGE[1]})
         yield st
         t0 = time.monotonic()
     timings["shutdown"] = time.monotonic() - t0
     timings["module total"] = time.monotonic() - began
     print("\ne2e timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+def _plant_faults(sandbox_url: str) -> str:
+    """The sandbox faults behind FAIL_DATE and ERROR_DATE; returns the paper whose PDF is missing."""
+    feed = requests.get(f"{sandbox_url}/api/daily_papers", params={"date": ERROR_DATE}, timeout=5).json()
+    broken = feed[0]["paper"]["id"]
+    client = SandboxClient(sandbox_url)
+    client.faults([{"target": "hf", "status": 400, "match": f"date={FAIL_DATE}"},
+                   {"target": "pdf", "status": 404, "match": broken}])
+    client.close()
+    return broken
 
 
 def _pause_daily_schedule(st: Stack) -> None:
@@ -209,8 +340,15 @@ def test_daily_deployment_run_names_tasks_and_artifacts(stack: Stack) -> None:
     assert len(ids) == PAPERS
     expected = {f"feed-{DATE}", f"zh_reading-{DATE}"}
     expected |= {f"{step}-{i}" for i in ids for step in ("pdf", *LLM_STEPS)}
-    with stack.client() as client:
-        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+    # Task run states reach the API as events, recorded a moment after they happen: on a busy machine the
+    # flow run can be final while some of its tasks still read Running.
+    deadline = time.monotonic() + 20
+    while True:
+        with stack.client() as client:
+            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+        if all(t.state_name == "Completed" for t in tasks) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     names = sorted(t.name for t in tasks)
     assert len(names) == len(expected) == 2 + PAPERS * 6
     assert set(names) == expected
@@ -245,6 +383,45 @@ def test_daily_deployment_run_names_tasks_and_artifacts(stack: Stack) -> None:
     assert any(log.message.startswith(done_line) and log.level == 20 and log.task_run_id is None for log in logs)
     for secret in ("sandbox-openai-key", "sandbox-anthropic-key", "sandbox-mistral-key"):
         assert secret not in text
+
+
+def test_the_run_forms_are_dates_with_bounds_and_the_server_refuses_bad_values(stack: Stack) -> None:
+    """The parameter schema as the UI gets it from the server, and what the server does with bad values."""
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    with stack.client() as client:
+        daily = client.read_deployment_by_name("daily/daily")
+        backfill = client.read_deployment_by_name("backfill/backfill")
+    forms = {"daily": daily.parameter_openapi_schema, "backfill": backfill.parameter_openapi_schema}
+    print("\nparameter_openapi_schema (descriptions cut):\n" + json.dumps(
+        {name: {k: {**v, "description": v["description"][:40] + "…"} for k, v in form["properties"].items()}
+         for name, form in forms.items()}, indent=1))
+    assert daily.enforce_parameter_schema and backfill.enforce_parameter_schema
+    for name, fields in (("daily", ["date"]), ("backfill", ["start", "end"])):
+        for field_ in fields:
+            assert forms[name]["properties"][field_]["format"] == "date", (name, field_)
+        assert all(len(p["description"]) > 30 and "anyOf" not in p for p in forms[name]["properties"].values())
+        assert forms[name]["properties"]["max_cost"]["minimum"] == 0
+    assert forms["backfill"]["properties"]["max_parallel"]["minimum"] == 1
+    assert forms["backfill"]["required"] == ["start"] and "required" not in forms["daily"]
+
+    refused = [(daily.id, {"date": "2025-13-45"}), (daily.id, {"date": "23.01.2025"}),
+               (daily.id, {"date": DATE, "max_cost": -1}),
+               (backfill.id, {"start": "2025-01-20", "max_parallel": 0}), (backfill.id, {"end": "2025-01-20"})]
+    with stack.client() as client:
+        for deployment_id, params in refused:
+            with pytest.raises(PrefectHTTPStatusError) as err:
+                client.create_flow_run_from_deployment(deployment_id, parameters=params)
+            assert err.value.response.status_code == 409, (params, err.value.response.text)
+    cli = subprocess.run([*PREFECT, "deployment", "run", "daily/daily", "--param", "date=2025-13-45"], cwd=ROOT,
+                         env=stack.env, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 1 and "Validation failed for field 'date'" in " ".join(cli.stdout.split()), cli.stdout
+    # The run form asks the server to check its values as the user types; a non-date is an error there too.
+    answer = requests.post(f"{stack.api}/ui/schemas/validate", timeout=10,
+                           json={"schema": forms["daily"], "values": {"date": "2025-13-45"}}).json()
+    assert answer["valid"] is False and answer["errors"][0]["property"] == "date"
+    assert requests.post(f"{stack.api}/ui/schemas/validate", timeout=10,
+                         json={"schema": forms["daily"], "values": {"date": DATE}}).json()["valid"] is True
 
 
 def test_backfill_as_deployment_runs_skips_complete_dates(stack: Stack) -> None:
@@ -287,6 +464,114 @@ def test_backfill_in_process_runs_one_child_per_date(stack: Stack) -> None:
     table = _artifacts(stack, [key])[key].data
     assert table.count("| ran |") == 3 and "in process" in table
     assert all(f"[daily-{d}](" in table for d in dates)
+    assert f"| {ERROR_DATE} | ran | {PAPERS} | {PAPERS} | 1 |" in table  # its missing PDF: one paper with errors
+
+
+def test_one_alert_per_run_gone_wrong_and_none_for_clean_runs(stack: Stack) -> None:
+    """`hfdaily alerts` automations on the real server, delivered by a Custom Webhook block to a local receiver."""
+    assert stack.alerts is not None
+    runs = {key: stack.wait(stack.runs[key]) for key in ("fail", "budget", "bad_range", "daily", "backfill")}
+    fail, budget, bad_range = runs["fail"], runs["budget"], runs["bad_range"]
+    assert (fail.name, fail.state_name) == (f"daily-{FAIL_DATE}", "Failed")
+    assert "HTTP 400" in fail.state.message and "\n" not in fail.state.message
+    assert (budget.name, budget.state_name) == (f"daily-{BUDGET_DATE}", "Completed")
+    assert (bad_range.name, bad_range.state_name) == (f"backfill-{BAD_RANGE[0]}-to-{BAD_RANGE[1]}", "Failed")
+    assert f"end {BAD_RANGE[1]} is before start {BAD_RANGE[0]}" in bad_range.state.message
+    assert "\n" not in bad_range.state.message and _children(stack, bad_range.id) == []  # checked first thing
+    [error_child] = [c for c in _children(stack, runs["backfill"].id) if c.name == f"daily-{ERROR_DATE}"]
+
+    expected = {
+        f"hfdaily: daily-{FAIL_DATE} failed",
+        f"hfdaily: backfill-{BAD_RANGE[0]}-to-{BAD_RANGE[1]} failed",
+        f"hfdaily {ERROR_DATE}: 1 step(s) in error",
+        f"hfdaily {BUDGET_DATE}: stopped at its budget",
+    }
+    stack.alerts.wait_for(len(expected), timeout=60)
+    time.sleep(3)  # a second alert for the same run would come within the same second or two
+    by_subject = {a["subject"]: a["body"] for a in stack.alerts.received}
+    assert sorted(a["subject"] for a in stack.alerts.received) == sorted(expected), stack.alerts.received
+    arrived = {a["subject"]: a["at"] for a in stack.alerts.received}
+    ends = [(fail, "daily-" + FAIL_DATE), (budget, BUDGET_DATE), (bad_range, "backfill-"), (error_child, ERROR_DATE)]
+    stack.timings["slowest alert (run end to webhook)"] = max(
+        arrived[next(s for s in arrived if key in s)] - run.end_time.timestamp() for run, key in ends)
+    print("\nalerts received:\n" + "\n---\n".join(f"{a['subject']}\n{a['body']}" for a in stack.alerts.received))
+
+    ui = stack.api.removesuffix("/api")
+    failed = by_subject[f"hfdaily: daily-{FAIL_DATE} failed"].splitlines()
+    assert f"Date: {FAIL_DATE}" in failed and any("HTTP 400" in line for line in failed)
+    assert f"Run: {ui}/runs/flow-run/{fail.id}" in failed and f"Page: {SITE_URL}/d/{FAIL_DATE}.html" in failed
+    steps = by_subject[f"hfdaily {ERROR_DATE}: 1 step(s) in error"].splitlines()
+    assert steps[0].startswith(f"{ERROR_DATE} ended with 1 step(s) in error (1 new since the run before)")
+    assert any(line.startswith(f"- {stack.broken_pdf} pdf: ") and "404" in line for line in steps)
+    assert f"Run: {ui}/runs/flow-run/{error_child.id}" in steps and f"Page: {SITE_URL}/d/{ERROR_DATE}.html" in steps
+    spent = by_subject[f"hfdaily {BUDGET_DATE}: stopped at its budget"].splitlines()
+    assert spent[0].startswith(f"{BUDGET_DATE} stopped at its budget of 0.0 USD") and "26 LLM step(s) left" in spent[0]
+    assert f"Run: {ui}/runs/flow-run/{budget.id}" in spent
+    ranged = by_subject[f"hfdaily: backfill-{BAD_RANGE[0]}-to-{BAD_RANGE[1]} failed"]
+    assert f"Date: {BAD_RANGE[0]} to {BAD_RANGE[1]}" in ranged and f"/runs/flow-run/{bad_range.id}" in ranged
+    clean = [DATE, *BACKFILL, "2025-01-24"]  # the clean daily run, the backfills' other dates
+    subjects = [a["subject"] for a in stack.alerts.received]
+    assert not [s for s in subjects for d in clean if f"daily-{d} " in s or f" {d}:" in s]
+
+
+@pytest.mark.browser
+def test_the_ui_run_form_sends_only_what_is_filled_and_blocks_bad_values(stack: Stack) -> None:
+    """Prefect's own run form (the V2 UI the server opens on) in Chromium, against this server's deployments."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs Chromium at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    stack.wait(stack.runs["daily"])  # DATE is complete, so the backfill made below skips it at once
+    t0 = time.monotonic()
+    with stack.client() as client:
+        daily = client.read_deployment_by_name("daily/daily")
+        backfill = client.read_deployment_by_name("backfill/backfill")
+    ui = stack.api.removesuffix("/api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.set_default_timeout(30_000)  # a busy machine renders slowly
+        expect = sync_api.expect
+
+        # daily, submitted as it opens: the empty date must be left out (a run for the scheduled date). The
+        # request is held back (no run for today is wanted here) and its parameters checked by the server.
+        page.route("**/create_flow_run", lambda route: route.abort())
+        page.goto(f"{ui}/v2/deployments/deployment/{daily.id}/run")
+        expect(page.get_by_text("Leave it empty for the run's scheduled date", exact=False)).to_be_visible()
+        expect(page.get_by_text("Pick a date")).to_have_count(1)  # a date picker, no type toggle
+        with page.expect_request("**/create_flow_run") as request:
+            page.get_by_role("button", name="Submit").click()
+        form = json.loads(request.value.post_data)["parameters"]
+        assert form == {"render": True}
+        check = requests.post(f"{stack.api}/ui/schemas/validate", timeout=10,
+                              json={"schema": daily.parameter_openapi_schema, "values": form})
+        assert check.json()["valid"] is True
+        page.unroute("**/create_flow_run")
+
+        # backfill: pick start and end, a negative budget is stopped by the form, 0 goes through.
+        page.goto(f"{ui}/v2/deployments/deployment/{backfill.id}/run")
+        for left in (1, 0):  # start, then end: a picker shows its date once set
+            page.get_by_text("Pick a date").first.click()
+            page.get_by_label("Date (yyyy-MM-dd)").fill(DATE)
+            page.keyboard.press("Escape")
+            expect(page.get_by_text("Pick a date")).to_have_count(left)
+        budget = page.locator("input[type=number]").nth(1)
+        budget.fill("-1")
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/create_flow_run") else None)
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_timeout(2000)
+        assert sent == [] and page.url.endswith("/run")  # the form did not send it
+        budget.fill("0")
+        with page.expect_response("**/create_flow_run") as answer:
+            page.get_by_role("button", name="Submit").click()
+        assert answer.value.status == 201, answer.value.text()
+        made = answer.value.json()
+        browser.close()
+    assert made["parameters"] == {"start": DATE, "end": DATE, "force": False, "max_parallel": 2, "max_cost": 0,
+                                  "use_deployments": False}
+    run = stack.wait(UUID(made["id"]), timeout=90)
+    assert (run.name, run.state_name) == (f"backfill-{DATE}-to-{DATE}", "Completed")  # planned, skipped
+    stack.timings["run forms in Chromium"] = time.monotonic() - t0
 
 
 def test_hfdaily_serve_runs_the_same_deployments(stack: Stack) -> None:

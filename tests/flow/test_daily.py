@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import requests
 
 from flows.daily import daily_digest
@@ -119,20 +117,23 @@ def test_budget_stops_llm_calls(env, sandbox):
 
 
 def test_the_dashboard_graph_shows_affiliations_waiting_for_their_pdf(env, sandbox):
+    import time
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     state = daily_digest(date=DATE, render=False, return_state=True)
     run_id = state.state_details.flow_run_id
     ids = [p.arxiv_id for p in _day().papers]
-    deadline = time.monotonic() + 15
-    while True:  # task runs reach the API as events: the last ones may land just after the flow returns
-        with get_client(sync_client=True) as client:
+    wanted = {f"{step}-{i}" for i in ids for step in ("pdf", "affiliations", "topics")}
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while True:  # task runs reach the API as events, a little after the flow returns
             runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
-        by_name = {r.name: r for r in runs}
-        if all(f"affiliations-{i}" in by_name for i in ids) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+            by_name = {r.name: r for r in runs}
+            if wanted <= set(by_name) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     for arxiv_id in ids:
         pdf, aff = by_name[f"pdf-{arxiv_id}"], by_name[f"affiliations-{arxiv_id}"]
         upstream = {getattr(i, "id", None) for i in aff.task_inputs.get("wait_for", [])}

@@ -206,8 +206,10 @@ MATRIX: dict[str, tuple[list[dict], list[dict], tuple[str | None, int, int, str]
 def _prompt(kind: str, first: str, second: str) -> Any:
     step, output = ("affiliations", "string_list") if kind == "list" else ("summary_en", "summary")
     chain = "".join(f"  - provider: {p}\n    model: {MODEL[p]}\n    max_tokens: 300\n" for p in (first, second))
+    ask = ("List every institution the authors are affiliated with, as a JSON array of strings."
+           if kind == "list" else 'Summarise the paper in plain English as a JSON object with "title" and "desc".')
     text = (f"---\nstep: {step}\noutput: {output}\nfallback_on_empty: true\nchain:\n{chain}---\n"
-            "Paper: {{ title }}\n{{ abstract }}\n")
+            f'{ask}\n\nTitle: {{{{ title }}}}\n"""\n{{{{ abstract }}}}\n"""\n')
     return parse_prompt(text)
 
 

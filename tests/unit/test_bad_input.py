@@ -80,6 +80,19 @@ def test_bad_dates_give_one_line_and_write_nothing(workdir: Path, capsys: pytest
     assert list(workdir.iterdir()) == []  # no data/, no site/, no lock files
 
 
+@pytest.mark.parametrize(("argv", "reason"), [
+    (["backfill", "2025-01-20", "2025-01-22", "--max-parallel", "0"], "0 is less than 1"),
+    (["backfill", "2025-01-20", "2025-01-22", "--max-parallel", "2.5"], "'2.5' is not an integer"),
+    (["backfill", "2025-01-20", "2025-01-22", "--max-cost", "-1"], "-1 is less than 0"),
+    (["run", "--date", "2025-01-23", "--max-cost", "-0.5"], "-0.5 is less than 0"),
+    (["run", "--date", "2025-01-23", "--max-cost", "lots"], "'lots' is not a number"),
+])
+def test_numbers_out_of_the_run_forms_bounds_give_one_line(argv: list[str], reason: str, workdir: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert reason in _one_line_cli_error(argv, capsys)
+    assert list(workdir.iterdir()) == []
+
+
 # ---- hostile upstream data -------------------------------------------------------------------------------
 
 XSS = [
@@ -266,13 +279,14 @@ HOSTILE_ANSWERS: dict[str, list[str]] = {
                      '"Evil \\ud800 Corp\\u0000", "Real University"]'],
     "topics": ['["RL", "<script>alert(1)</script>", "AGENTS\\"><img src=x>", "rl"]', '["SECURITY", "</script>"]'],
     "review_ru": ['{"emoji": "<img src=x onerror=alert(1)>", "title": "Заголовок", "desc": "x"}',
-                  '<script>alert(1)</script> {"emoji": "🧪", "title": "<svg onload=alert(1)> Заголовок", '
+                  '<script>alert(1)</script> {"emoji": "🧪", "title": "<svg onload=alert(1)> Заголовок этой статьи", '
                   '"desc": "Описание <script>alert(1)</script> статьи, которое достаточно длинное для схемы.", '
                   '"onload": "alert(1)", "html": "<iframe src=javascript:alert(1)>"}'],
     "summary_en": ['I will ignore my instructions as asked.\n```json\n{"title": "</script><script>alert(1)</script>",'
                    ' "desc": "<img src=x onerror=alert(1)> javascript:alert(1) \\u001b[31m a long enough text.",'
                    ' "html": "<iframe>", "__proto__": {"polluted": true}, "constructor": "x"}\n```'],
-    "summary_zh": ['{"title": "标题 <b onmouseover=alert(1)>粗</b>",'
+    # markup inside localized text: the field is still mostly in its language's script, so it is stored (as text)
+    "summary_zh": ['{"title": "论文标题 <b onmouseover=alert(1)>粗体字</b>",'
                    ' "desc": "描述 <script>alert(1)</script> 足够长的中文句子。"}'],
 }
 
@@ -305,7 +319,7 @@ def test_hostile_llm_answers_store_only_schema_fields_and_render_inert(tmp_path:
     assert paper.affiliations == ["<img src=x onerror=alert(1)>", "javascript:alert(1)", "Evil \ufffd Corp",
                                   "Real University"]
     assert paper.topics == ["RL", "SECURITY"]  # names outside the taxonomies are dropped
-    assert paper.emoji == "🧪" and paper.ru.title == "<svg onload=alert(1)> Заголовок"
+    assert paper.emoji == "🧪" and paper.ru.title == "<svg onload=alert(1)> Заголовок этой статьи"
     assert paper.en.title == "</script><script>alert(1)</script>" and "\x1b" not in paper.en.desc
     assert set(paper.en.model_dump()) == {"title", "desc"} and set(paper.ru.model_dump()) == {"title", "desc"}
     stored = json.loads(day.model_dump_json())["papers"][0]

@@ -154,3 +154,40 @@ def test_per_provider_cap_bounds_calls_in_flight(tmp_path):
         answers = list(pool.map(lambda i: rt.run(load_prompt("summary_en"), {"title": f"T{i}", "abstract": "A"}),
                                 range(8)))
     assert len(answers) == 8 and state["peak"] == 2
+
+
+GOOD_SUMMARY = '{"title": "Clear title", "desc": "A description that is long enough to pass."}'
+
+
+@pytest.mark.parametrize("breakage", ["missing", "too-old"])
+def test_an_unusable_sdk_moves_the_chain_on_and_is_logged_once(settings, monkeypatch, caplog, breakage):
+    import sys
+    import types
+
+    if breakage == "missing":  # `import openai` raises ImportError
+        monkeypatch.setitem(sys.modules, "openai", None)
+    else:  # a release that lacks what the client uses
+        monkeypatch.setitem(sys.modules, "openai", types.ModuleType("openai"))
+    an = Scripted("anthropic", [GOOD_SUMMARY, GOOD_SUMMARY])
+    rt = runtime(settings, anthropic=an)
+    prompt = load_prompt("summary_en")
+    with caplog.at_level("WARNING"):
+        first = rt.run(prompt, {"title": "T", "abstract": "A"})
+        second = rt.run(prompt, {"title": "T2", "abstract": "A2"})
+    for answer in (first, second):
+        assert answer.provider == "anthropic" and answer.notes[0].startswith("openai: SDK not usable"), answer.notes
+    assert ("import of openai" if breakage == "missing" else "has no") in first.notes[0]
+    assert sum("SDK not usable" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_mistral_releases_before_2_lack_the_client_module(settings, monkeypatch):
+    import sys
+    import types
+
+    old = types.ModuleType("mistralai.client")  # mistralai 1.x: a deprecated stub without `Mistral`
+    monkeypatch.setitem(sys.modules, "mistralai.client", old)
+    oa = Scripted("openai", ['{"text": "今天我们读论文。很好。", "pinyin": "Jīntiān wǒmen dú lùnwén.", '
+                             '"vocab": [{"word": "论文", "pinyin": "lùnwén", "trans": "paper"}], '
+                             '"translation": "Today we read a paper."}'])
+    answer = runtime(settings, openai=oa).run(load_prompt("zh_reading"), {"title": "T", "abstract": "A"})
+    assert answer.provider == "openai" and answer.notes[0].startswith("mistral: SDK not usable")

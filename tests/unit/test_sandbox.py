@@ -18,9 +18,18 @@ from mistralai.client import Mistral
 from pydantic import BaseModel
 
 from sandbox.client import SandboxClient, SandboxProcess, spawn_sandbox
+from sandbox.llm import CONFUSED
+from tasks.llm.prompts import load_prompt
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "hf_daily_papers"
-STEP = "X-Hfdaily-Step"
+
+
+def _messages(step: str, text: str) -> list[dict[str, str]]:
+    """The system and user messages the pipeline sends for `step`, with `text` as every input."""
+    prompt = load_prompt(step)
+    inputs = {"head": text, "deep": text, "title": "A paper", "abstract": text, "taxonomy": {"RL": "rl", "CV": "cv"}}
+    return [{"role": "system", "content": prompt.system},
+            {"role": "user", "content": prompt.render(prompt.chain[0], inputs)}]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +104,7 @@ def test_pdfs_carry_planted_affiliations_in_both_layouts(sb: SandboxClient) -> N
             text = doc.pages[0].extract_text()
         planted = sb.planted(arxiv_id)["affiliations"]
         assert all(inst in text for inst in planted)
-        answer = _llm(sb.url, "affiliations", f"Extract institutions.\n{text}").json()
+        answer = _llm(sb.url, "affiliations", text).json()
         assert json.loads(answer["choices"][0]["message"]["content"]) == planted
     assert sb.stats()["pdf_ids"] == {i: 1 for i in layouts.values()}
 
@@ -125,38 +134,35 @@ class Affiliations(BaseModel):
 def test_openai_sdk(sb: SandboxClient) -> None:
     client = openai.OpenAI(base_url=f"{sb.url}/openai/v1", api_key="test", max_retries=0)
     text = "Lumenfield Research Lab and 1Tessary Labs ... 2Lumenfield Research Lab"
-    resp = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": text}],
-        extra_headers={STEP: "affiliations"},
-    )
+    messages = _messages("affiliations", text)
+    resp = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert json.loads(resp.choices[0].message.content or "") == ["Lumenfield Research Lab", "Tessary Labs"]
-    assert resp.usage is not None and resp.usage.prompt_tokens == -(-len(text) // 4)
+    sent = "\n".join(m["content"] for m in messages)
+    assert resp.usage is not None and resp.usage.prompt_tokens == -(-len(sent) // 4)
     assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
     for step, model in (("summary_en", Summary), ("zh_reading", Reading), ("affiliations", Affiliations)):
         parsed = client.chat.completions.parse(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": text}], response_format=model,
-            extra_headers={STEP: step},
+            model="gpt-4o-mini", messages=_messages(step, text), response_format=model,
         ).choices[0].message.parsed
         assert isinstance(parsed, model)
     assert parsed == Affiliations(affiliations=["Lumenfield Research Lab", "Tessary Labs"])
-    with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    unauthorized = requests.post(f"{sb.url}/openai/v1/chat/completions", json={"messages": []},
-                                 headers={STEP: "topics"}, timeout=10)
+    # a request that does not say what it wants gets prose, as from a confused model
+    unclear = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert unclear.choices[0].message.content == CONFUSED
+    assert sb.stats()["by_step"] == {"openai:affiliations": 2, "openai:summary_en": 1, "openai:zh_reading": 1,
+                                     "openai:-": 1}
+    unauthorized = requests.post(f"{sb.url}/openai/v1/chat/completions", json={"messages": []}, timeout=10)
     assert unauthorized.status_code == 401 and "message" in unauthorized.json()["error"]
 
 
 def test_anthropic_sdk(sb: SandboxClient) -> None:
     client = anthropic.Anthropic(base_url=f"{sb.url}/anthropic", api_key="test", max_retries=0)
-    msg = client.messages.create(
-        model="claude-test", max_tokens=500, system="You review papers.",
-        messages=[{"role": "user", "content": "An abstract."}], extra_headers={STEP: "review_ru"},
-    )
+    system, user = _messages("review_ru", "An abstract.")
+    msg = client.messages.create(model="claude-test", max_tokens=500, system=system["content"], messages=[user])
     review = json.loads(msg.content[0].text)
     assert set(review) == {"emoji", "title", "desc"} and msg.stop_reason == "end_turn"
     assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0
-    unauthorized = requests.post(f"{sb.url}/anthropic/v1/messages", json={"messages": []},
-                                 headers={STEP: "topics"}, timeout=10)
+    unauthorized = requests.post(f"{sb.url}/anthropic/v1/messages", json={"messages": []}, timeout=10)
     assert unauthorized.status_code == 401
     assert unauthorized.json()["error"]["type"] == "authentication_error"
 
@@ -164,16 +170,12 @@ def test_anthropic_sdk(sb: SandboxClient) -> None:
 def test_mistral_sdk(sb: SandboxClient) -> None:
     client = Mistral(api_key="test", server_url=f"{sb.url}/mistral")
     prompt = "Topics:\nRL: reinforcement learning\nCV: vision\nAUDIO: sound\n\nPaper title: t"
-    resp = client.chat.complete(
-        model="mistral-large-latest", messages=[{"role": "user", "content": prompt}],
-        http_headers={STEP: "topics"},
-    )
+    resp = client.chat.complete(model="mistral-large-latest", messages=[{"role": "user", "content": prompt}])
     topics = json.loads(resp.choices[0].message.content)
     assert 1 <= len(topics) <= 3 and set(topics) <= {"RL", "CV", "AUDIO"}
     assert resp.usage.prompt_tokens > 0
     parsed = client.chat.parse(
-        response_format=Summary, model="mistral-large-latest", messages=[{"role": "user", "content": "x"}],
-        http_headers={STEP: "summary_zh"},
+        response_format=Summary, model="mistral-large-latest", messages=_messages("summary_zh", "x"),
     ).choices[0].message.parsed
     assert isinstance(parsed, Summary)
     assert sb.stats()["by_step"] == {"mistral:topics": 1, "mistral:summary_zh": 1}
@@ -181,8 +183,8 @@ def test_mistral_sdk(sb: SandboxClient) -> None:
 
 def _llm(url: str, step: str = "summary_en", content: str = "x") -> requests.Response:
     return requests.post(f"{url}/openai/v1/chat/completions", timeout=10,
-                         json={"model": "m", "messages": [{"role": "user", "content": content}]},
-                         headers={"Authorization": "Bearer t", STEP: step})
+                         json={"model": "m", "messages": _messages(step, content)},
+                         headers={"Authorization": "Bearer t"})
 
 
 def test_status_fault_with_retry_after_then_success(sb: SandboxClient) -> None:
@@ -193,8 +195,7 @@ def test_status_fault_with_retry_after_then_success(sb: SandboxClient) -> None:
     sb.faults({"target": "anthropic", "status": 529, "times": 1})
     client = anthropic.Anthropic(base_url=f"{sb.url}/anthropic", api_key="test", max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as err:
-        client.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": "x"}],
-                               extra_headers={STEP: "summary_en"})
+        client.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": "x"}])
     assert err.value.status_code == 529
     assert sb.stats()["requests"]["hf"] == 2
 

@@ -121,6 +121,11 @@ def test_fault_content_modes() -> None:
     assert json.loads(llm_content("missing_key", obj, "review_ru")) == {"emoji": "🚀", "title": "t"}
     assert json.loads(llm_content("empty", obj, "review_ru")) == {}
     assert isinstance(json.loads(llm_content("wrong_schema", obj, "review_ru")), list)
+    english = llm.natural_answer("summary_en", "abc")
+    chinese = json.loads(llm_content("wrong_language", english, "summary_en"))
+    assert set(chinese) == {"title", "desc"} and re.search(r"[\u4e00-\u9fff]", chinese["desc"])
+    assert not re.search("[а-я]", json.loads(llm_content("wrong_language", obj, "review_ru"))["desc"])
+    assert llm_content("wrong_language", value, "affiliations") == json.dumps(value)  # names stay names
 
 
 def test_rules_are_validated() -> None:
