@@ -13,7 +13,6 @@ import os
 import resource
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 T_START = time.time()
@@ -34,8 +33,15 @@ def _ts(value: str | None) -> float | None:
     return datetime.fromisoformat(value).timestamp() if value else None
 
 
-def _day_facts(days_dir: Path, date: str) -> dict[str, Any]:
-    day = json.loads((days_dir / f"{date}.json").read_text())
+def _day_facts(date: str) -> dict[str, Any] | None:
+    """What the day file of `date` says (from the data dir, local or a bucket), or None if there is none."""
+    from tasks.settings import Settings
+    from tasks.store import day_key, load_day
+
+    settings = Settings()
+    if not settings.data.exists(day_key(date)):
+        return None
+    day = json.loads(load_day(settings, date).model_dump_json())
     not_ok = [f"{p['arxiv_id']}:{s}" for p in day["papers"] for s, st in p["steps"].items() if st["status"] != "ok"]
     if not day["runs"]:  # the run died before it finished
         return {"papers": len(day["papers"]), "not_ok": not_ok, "body_start": None, "body_end": None, "calls": 0,
@@ -96,28 +102,26 @@ def _timeline(calls: list[tuple[str, float, float]], body_start: float, body_end
 
 def daily(args: argparse.Namespace) -> dict[str, Any]:
     from flows.daily import daily_digest
-    from tasks.settings import Settings
 
     calls = _trace_calls() if args.trace else []
     t_imported = time.time()
     summary = daily_digest(date=args.date, render=not args.no_render)
     t_return = time.time()
-    facts = _day_facts(Settings().days_dir, args.date)
-    timeline = _timeline(calls, facts["body_start"], t_return) if facts["body_start"] else {}
+    facts = _day_facts(args.date) or {}
+    timeline = _timeline(calls, facts["body_start"], t_return) if facts.get("body_start") else {}
     return {"t_imported": t_imported, "t_return": t_return, "line": summary["line"], "timeline": timeline, **facts}
 
 
 def backfill(args: argparse.Namespace) -> dict[str, Any]:
     from flows.backfill import backfill as backfill_flow
     from tasks.plan import date_range
-    from tasks.settings import Settings
 
     calls = _trace_calls() if args.trace else []
     t_imported = time.time()
-    result = backfill_flow(start=args.start, end=args.end, max_parallel=args.max_parallel)
+    result = backfill_flow(start=args.start, end=args.end, max_parallel=args.max_parallel,
+                           use_deployments=args.use_deployments)
     t_return = time.time()
-    days_dir = Settings().days_dir
-    days = [_day_facts(days_dir, d) for d in date_range(args.start, args.end) if (days_dir / f"{d}.json").exists()]
+    days = [f for d in date_range(args.start, args.end) if (f := _day_facts(d)) is not None]
     days = [d for d in days if d["body_start"]]
     return {
         "t_imported": t_imported, "t_return": t_return, "failed": result["failed"],
@@ -175,6 +179,7 @@ def main() -> None:
     b.add_argument("--end", required=True)
     b.add_argument("--max-parallel", type=int, default=2)
     b.add_argument("--trace", action="store_true")
+    b.add_argument("--use-deployments", action="store_true", help="the dates run on the pool's workers")
     e = sub.add_parser("empty")
     e.add_argument("--n", type=int, default=100)
     args = parser.parse_args()

@@ -101,3 +101,27 @@ def load_average() -> tuple[float, float, float]:
         return os.getloadavg()
     except OSError:
         return (0.0, 0.0, 0.0)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and everything below it: live processes' own time plus what each has reaped from
+    children that already exited (cutime + cstime), so short-lived flow-run processes are counted too."""
+    children: dict[int, list[int]] = {}
+    own: dict[int, float] = {}
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        child = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(child)
+        own[child] = sum(int(f) for f in fields[11:15]) / _TICK  # utime, stime, cutime, cstime
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += own.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total

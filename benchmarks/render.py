@@ -32,11 +32,11 @@ def measure(days: int = 250, papers: int = 25, profile: bool = False) -> dict[st
         settings = Settings(data_dir=Path(tmp) / "data", site_dir=Path(tmp) / "site",
                             site_url="https://example.org/hfdaily")
         store = synthetic_store(days, papers)
-        write_store(settings.days_dir, store)
+        write_store(Path(settings.data_dir, "days"), store)
         total_papers = sum(len(d.papers) for d in store)
-        store_mb = sum(p.stat().st_size for p in settings.days_dir.iterdir()) / 1e6
+        store_mb = sum(p.stat().st_size for p in Path(settings.data_dir, "days").iterdir()) / 1e6
 
-        rows: list[tuple[str, float, list[Path] | None]] = []
+        rows: list[tuple[str, float, list[str] | None]] = []
         t0 = time.perf_counter()
         load_days(settings)
         rows.append(("load_days", time.perf_counter() - t0, None))
@@ -59,7 +59,7 @@ def measure(days: int = 250, papers: int = 25, profile: bool = False) -> dict[st
         rows.append(("render_for_day (latest)", time.perf_counter() - t0, daily))
         table = [
             {"step": name, "seconds": seconds, "files": len(files) if files is not None else 0,
-             "mb": sum(p.stat().st_size for p in files) / 1e6 if files else 0.0}
+             "mb": sum((Path(settings.site_dir) / key).stat().st_size for key in files) / 1e6 if files else 0.0}
             for name, seconds, files in rows
         ]
     return {"days": len(store), "papers": total_papers, "store_mb": store_mb, "rows": table, "profiler": profiler}

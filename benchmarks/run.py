@@ -96,13 +96,15 @@ def _clean_env() -> dict[str, str]:
 class PrefectServer:
     """One `prefect server start` for every run (its own PREFECT_HOME), stopped at the end."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, database_url: str | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         env = _clean_env() | {
             "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false",
             "PREFECT_UI_API_URL": self.url, "PREFECT_API_LOG_RETRYABLE_ERRORS": "true",
         }
+        if database_url:  # PostgreSQL instead of SQLite in PREFECT_HOME
+            env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
         self.log = (home / "server.log").open("wb")
         began = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -168,7 +170,7 @@ class Bench:
         client.latency(**LATENCY)
 
     def child(self, name: str, args: list[str], knobs: dict[str, str], data: Path, home: Path,
-              timeout: float = 1800.0) -> dict[str, Any]:
+              timeout: float = 1800.0, api: str | None = None) -> dict[str, Any]:
         """Run `python -m benchmarks.child ARGS` with its own env; returns its result plus timings, sandbox
         counters, CPU (this process's children delta) and the peak summed RSS of its process tree."""
         from flows.cli import PREFECT_DEFAULTS, sandbox_env
@@ -180,13 +182,14 @@ class Bench:
             "PREFECT_HOME": str(home),
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         }
-        if self.server is not None:
-            env["PREFECT_API_URL"] = self.server.url
+        server = self.server if api is None else None  # another server (the workers' rows) is not watched here
+        if api is not None or server is not None:
+            env["PREFECT_API_URL"] = api or server.url  # type: ignore[union-attr]
         log_path = self.tmp / f"{name}.log"
         self.arm()
-        if self.server is not None:  # the server may still be digesting the previous run's events
-            self.results.setdefault("server_settle_s", {})[name] = wait_idle(self.server.proc.pid)
-            self.server.new_log()
+        if server is not None:  # the server may still be digesting the previous run's events
+            self.results.setdefault("server_settle_s", {})[name] = wait_idle(server.proc.pid)
+            server.new_log()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         with log_path.open("wb") as log:
             t_popen = time.time()
@@ -211,8 +214,8 @@ class Bench:
         result["beyond_startup_s"] = result["t_return"] - body_start  # flow body → the flow call returns
         result["wall_s"] = t_exit - t_popen
         result["refused_starts"] = log_path.read_text(errors="replace").count("the API refused the child run")
-        if self.server is not None:  # requests the server answered 503 (its database was locked) during the run
-            result["api_503_retries"] = self.server.new_log().count("Encountered retryable exception in request")
+        if server is not None:  # requests the server answered 503 (its database was locked) during the run
+            result["api_503_retries"] = server.new_log().count("Encountered retryable exception in request")
         return result
 
 
@@ -285,6 +288,15 @@ def measure_flows(bench: Bench, day: str, backfill_days: int, max_parallel: int,
         r["backfill"]["max_parallel"] = max_parallel
         r["backfill"]["bound"] = lower_bound(r["backfill"]["stats"], cap, pdf_cap)
     return r
+
+
+def _measure_workers(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.workers import measure_workers
+    from tests.e2e.stack import postgres_bin
+
+    if postgres_bin() is None:
+        return {"skipped": "PostgreSQL is not installed (apt-get install postgresql)", "runs": []}
+    return measure_workers(bench, args.date, args.backfill_days, tuple(args.workers), CONCURRENT, lower_bound)
 
 
 def measure_render(days: int, papers: int) -> dict[str, Any]:
@@ -409,6 +421,9 @@ def table(res: dict[str, Any]) -> str:
     if (srv := res.get("prefect_server_startup_s")) is not None:
         rows.append(("Prefect server start-up (`prefect server start` → healthy)", f"{srv:.1f} s", "info", None))
     rows += _flow_rows(res)
+    from benchmarks.workers import rows as worker_rows
+
+    rows += worker_rows(res, LATENCY)
     if rd := res.get("render"):
         rows.append((
             f"5 · render {rd['days']} days × {res['args']['papers']} papers (render_site, cold)",
@@ -451,8 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-parallel", type=int, default=2, help="dates at once in the backfill (the CLI default)")
     p.add_argument("--render-days", type=int, default=250)
     p.add_argument("--ephemeral", action="store_true", help="no shared server: each run starts Prefect's own")
-    p.add_argument("--only", nargs="+", choices=(*FLOW_PARTS, "render", "pdf"),
-                   default=[*FLOW_PARTS, "render", "pdf"], help="measure only these parts")
+    p.add_argument("--only", nargs="+", choices=(*FLOW_PARTS, "render", "pdf", "workers"),
+                   default=[*FLOW_PARTS, "render", "pdf", "workers"], help="measure only these parts")
+    p.add_argument("--workers", nargs="+", type=int, default=[1, 2, 3],
+                   help="worker counts of rows 7 (backfill on PostgreSQL + S3)")
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data, site)")
     args = p.parse_args(argv)
@@ -462,11 +479,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="hfdaily-bench-"))
     try:
         parts = tuple(x for x in FLOW_PARTS if x in args.only)
-        if parts:
+        if parts or "workers" in args.only:
             from sandbox.client import spawn_sandbox
 
             server = None
-            if not args.ephemeral:
+            if not args.ephemeral and parts:
                 (tmp / "server").mkdir()
                 server = PrefectServer(tmp / "server")
                 res["prefect_server_startup_s"] = server.startup_s
@@ -477,8 +494,11 @@ def main(argv: list[str] | None = None) -> int:
                     dates = [(end - timedelta(days=i)).isoformat() for i in range(args.backfill_days)]
                     res["sandbox_prewarm_s"] = prewarm_sandbox(bench, dates)
                     res["sandbox_round_trip_s"] = sandbox_round_trip(bench)
-                    res["flows"] = measure_flows(bench, args.date, args.backfill_days, args.max_parallel, parts)
-                    res["server_settle_s"] = bench.results.get("server_settle_s", {})
+                    if parts:
+                        res["flows"] = measure_flows(bench, args.date, args.backfill_days, args.max_parallel, parts)
+                        res["server_settle_s"] = bench.results.get("server_settle_s", {})
+                    if "workers" in args.only:
+                        res["workers"] = _measure_workers(bench, args)
             finally:
                 if server is not None:
                     server.stop()

@@ -11,9 +11,10 @@ Two modes:
   It needs the deployments (prefect.yaml) and at least one worker, and the data dir on shared storage:
   the plan and the table read the day files the workers write.
 
-Either way a date is never processed twice at once (the daily flow holds a per-date lock), a re-run
+Either way a date is never processed twice at once (the daily flow holds the date's lease), a re-run
 of a finished date pays for nothing (PDF text and LLM answers are cached), and triggering the same
-backfill again only runs what is still incomplete.
+backfill again only runs what is still incomplete. In deployment mode a date whose run died with its
+worker (Prefect still shows it Running, but its lease went unrenewed) is marked Crashed and started again.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
-from prefect.states import State
+from prefect.states import Crashed, State
 from pydantic import MISSING
 
 from flows.daily import daily_digest
 from flows.params import Budget, OptionalRunDate, Parallel, RunDate, given
+from tasks.childwatch import ChildWatch
 from tasks.dates import calendar_date, yesterday_utc
 from tasks.errors import InvalidDateError, StoreError
 from tasks.log import get_logger
@@ -43,13 +45,14 @@ from tasks.models import DayFile, RunRecord
 from tasks.plan import date_range, plan_backfill
 from tasks.report import summary_line
 from tasks.settings import Settings
-from tasks.store import load_day
+from tasks.store import day_key, lease_key, load_day
 
 DAILY_DEPLOYMENT = "daily/daily"
 POLL_SECONDS = 2.0  # how often a deployment-mode backfill asks the API whether a child run finished
 # A busy server (SQLite: "database is locked") can refuse to create a child run even after the client's own
 # five retries; the date is worth another try once the other dates' writes have eased.
 START_RETRY_DELAYS = (10.0, 30.0)
+RESTARTS = 2  # deployment mode: times a date whose run died with its worker is started again
 _TRANSIENT_STATUS = {429, 502, 503, 504}
 
 
@@ -147,7 +150,7 @@ def _stored(settings: Settings, dates: list[str]) -> dict[str, DayFile | None]:
 
 def _load(settings: Settings, date: str) -> DayFile | None:
     try:
-        return load_day(settings, date) if (settings.days_dir / f"{date}.json").exists() else None
+        return load_day(settings, date) if settings.data.exists(day_key(date)) else None
     except StoreError:
         return None
 
@@ -171,16 +174,55 @@ def _in_process(date: str, max_cost: float | None) -> ChildRun:
 
 
 def _via_deployment(date: str, max_cost: float | None) -> ChildRun:
-    """A run of the daily deployment, picked up by any worker of the pool; waits until it is final."""
+    """A run of the daily deployment, picked up by any worker of the pool; waits until it is final.
+
+    A run that died with its worker is marked Crashed and the date is started again (RESTARTS times at most).
+    """
     parent = flow_run.id
+    settings = Settings()
     # An empty budget is left out, not sent as null: the deployment's schema types max_cost as a number.
     parameters: dict[str, Any] = {"date": date} if max_cost is None else {"date": date, "max_cost": max_cost}
-    child = run_deployment(
-        DAILY_DEPLOYMENT, parameters=parameters, timeout=None, poll_interval=POLL_SECONDS,
+    for attempt in range(RESTARTS + 1):
         # A retried backfill run finds the child runs it already started instead of starting new ones.
-        idempotency_key=f"backfill-{parent}-{date}" if parent else None,
-    )
-    return ChildRun(child.id, child.name, _failure(child.state))
+        key = f"backfill-{parent}-{date}" + (f"-restart-{attempt}" if attempt else "") if parent else None
+        child = run_deployment(DAILY_DEPLOYMENT, parameters=parameters, timeout=0, idempotency_key=key)
+        final, dead = _wait_for(child.id, date, settings)
+        if dead is None:
+            return ChildRun(final.id, final.name, _failure(final.state))
+        get_logger().warning("%s: run %s died (%s); marked Crashed%s", date, final.name, dead,
+                             "; starting the date again" if attempt < RESTARTS else "")
+        _mark_crashed(final.id, dead)
+    return ChildRun(final.id, final.name, f"Crashed: {dead}")
+
+
+def _wait_for(run_id: UUID, date: str, settings: Settings) -> tuple[Any, str | None]:
+    """(the run once final, None) or (the run, why it is dead)."""
+    from prefect.client.orchestration import get_client
+
+    # Grace for a run between Pending and taking its lease (process start, imports) or after releasing it.
+    watch = ChildWatch(settings.data, lease_key(date), str(run_id), grace=max(30.0, 3 * settings.lease_ttl))
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(run_id)
+            if run.state is not None and run.state.is_final():
+                return run, None
+            state_type = run.state_type.value if run.state_type is not None else None
+            try:
+                if watch.dead(state_type):
+                    return run, watch.reason
+            except OSError as exc:  # the store is unreachable for a moment: judge on the next poll
+                get_logger().debug("lease of %s not read: %s", date, exc)
+            time.sleep(POLL_SECONDS)
+
+
+def _mark_crashed(run_id: UUID, reason: str) -> None:
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(run_id, Crashed(message=f"its worker stopped: {reason}"), force=True)
+    except Exception as exc:  # the dashboard shows a stale state; the date is started again all the same
+        get_logger().warning("could not mark run %s Crashed: %s", run_id, exc)
 
 
 def _failure(state: State | None) -> str | None:

@@ -12,10 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from tasks.dates import parse_date
 from tasks.errors import HfDailyError
 
 DEMO_DATES = ("2025-01-22", "2025-01-23", "2025-01-24")
+_USES_SETTINGS = {"run", "backfill", "site", "serve"}
 
 # Prefect settings the CLI sets when the user has set them nowhere: (environment name, path in prefect.toml, value).
 PREFECT_DEFAULTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -132,10 +135,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Before anything imports prefect: its settings are read once, when it is first imported.
     os.environ.update(prefect_defaults(os.environ, Path.cwd()))
     try:
+        if args.command in _USES_SETTINGS:
+            from tasks.settings import Settings
+
+            Settings()  # a bad setting is refused here, in one line, before any Prefect server starts
         return COMMANDS[args.command](args)
     except HfDailyError as exc:
         print(f"hfdaily: error: {exc}", file=sys.stderr)
         return 1
+    except ValidationError as exc:  # a bad setting: one line each, named as in the environment
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err["loc"])
+            print(f"hfdaily: error: {where}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("hfdaily: interrupted", file=sys.stderr)
         return 130

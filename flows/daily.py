@@ -1,8 +1,9 @@
 """The daily digest of one date: feed → PDFs → LLM steps → day file → pages.
 
-Reads top to bottom: resolve the date, take the date's lock, fold the feed into the stored day, run
+Reads top to bottom: resolve the date, take the date's lease, fold the feed into the stored day, run
 every step of the registry (tasks/steps.py) that is not finished yet (concurrently, bounded), store results
-as they arrive, render.
+as they arrive, render. The lease (tasks/lease.py) keeps a second run of the date waiting on any store; if it
+is ever taken over, this run stops starting steps, saves what it has (merged, never overwriting) and fails.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ from tasks.dates import calendar_date, resolve_date
 from tasks.errors import InvalidDateError
 from tasks.events import RunOutcome, emit_day_event, errors_of
 from tasks.feed import fetch_feed
+from tasks.lease import Lease
 from tasks.llm import runner
 from tasks.log import get_logger
-from tasks.models import DayFile, PaperRecord, RunRecord, Usage, utcnow
+from tasks.models import RunRecord, Usage, utcnow
 from tasks.report import publish_progress, publish_run_artifacts
 from tasks.retrying import retry_options
 from tasks.settings import Settings
 from tasks.step_tasks import result_of, submit
 from tasks.steps import Step, apply_result, ready, unfinished
-from tasks.store import day_lock, load_day, merge_feed, save_day
+from tasks.store import DayWriter, day_lease, merge_feed
 
 SAVE_EVERY_S = 1.0  # results arrive in bursts; one atomic write per second is plenty
 
@@ -79,28 +81,33 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
     log = get_logger()
     started = utcnow()
     rt = runner.configure(settings, max_cost)
+    run_id = str(flow_run.id or "") or None
     try:
-        with day_lock(settings, day_str):
+        with day_lease(settings, day_str, run=run_id) as lease:
+            lease.on_lost(lambda: rt.meter.stop(f"another run took {day_str} over"))
             papers = fetch_feed.with_options(**retry_options(settings))(
                 day_str, settings.hf_url, settings.feed_page_size, settings.http_timeout, settings.retry_max_wait
             )
-            day = load_day(settings, day_str)
-            errors_before = set(errors_of(day))  # errors already reported by an earlier run
-            merged = merge_feed(day, papers)
-            save_day(settings, day)
+            store = DayWriter(settings, day_str)
+            errors_before = set(errors_of(store.day))  # errors already reported by an earlier run
+            now = utcnow()
+            merged = store.apply(lambda d: merge_feed(d, papers, now))
+            store.save()
             log.info("%s: %d in feed, %d new, %d updated, %d vanished",
                      day_str, len(papers), merged.new, merged.updated, merged.vanished)
-            usage = _run_steps(day, settings, rt)
+            usage = _run_steps(store, settings, rt, lease)
+            lease.check()  # taken over: what finished is saved, the run that holds the date now does the rest
             record = RunRecord(
-                started_at=started, finished_at=utcnow(), flow_run_id=str(flow_run.id or "") or None,
+                started_at=started, finished_at=utcnow(), flow_run_id=run_id,
                 feed_papers=len(papers), new=merged.new, updated=merged.updated, vanished=merged.vanished,
-                failed=sum(p.failed for p in day.papers), usage=usage,
+                failed=sum(p.failed for p in store.day.papers), usage=usage,
                 note=f"stopped at the budget of ${rt.meter.max_cost:g}" if rt.meter.exhausted else None,
             )
-            day.runs.append(record)
-            save_day(settings, day)
+            store.apply(lambda d: d.runs.append(record))
+            store.save()
             # Still holding the date: the pages show what this run stored, not a later run's half-way state.
             pages = _render(settings, day_str) if render else []
+            day = store.day
     finally:
         runner.release()
     summary = publish_run_artifacts(settings, day, record, pages)
@@ -116,51 +123,54 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
 def _render(settings: Settings, date: str) -> list[str]:
     from tasks.render import render_for_day
 
-    return [str(p) for p in render_for_day(settings, date)]
+    return render_for_day(settings, date)
 
 
-def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> Usage:
+def _run_steps(store: DayWriter, settings: Settings, rt: runner.LLMRuntime, lease: Lease) -> Usage:
     """Submit every unfinished step of the registry, store each result as it arrives.
 
     A step whose needs are not done yet (affiliations before its PDF) starts once they are, with the futures it
-    waited for as `wait_for`, so the dashboard's graph draws the dependency. Returns this run's LLM usage: paid
-    calls (also those whose answers were rejected) and cache hits.
+    waited for as `wait_for`, so the dashboard's graph draws the dependency. Papers are looked up by id in the
+    writer's current copy (a save that met another writer's replaces it). No step starts once the lease is
+    lost. Returns this run's LLM usage: paid calls (also those whose answers were rejected) and cache hits.
     """
-    pending: dict[PrefectFuture, tuple[PaperRecord | None, Step]] = {}
+    pending: dict[PrefectFuture, tuple[str | None, Step]] = {}
     finished: dict[tuple[str, str], PrefectFuture] = {}  # (arxiv_id, step) -> its future, for wait_for
-    waiting: list[tuple[PaperRecord, Step]] = []
+    waiting: list[tuple[str, Step]] = []
 
-    def start(paper: PaperRecord | None, step: Step) -> None:
-        if step.kind == "llm" and rt.meter.exhausted:
-            return  # the budget is spent: leave the step for the next run
-        upstream = [finished[(paper.arxiv_id, n)] for n in step.needs if paper and (paper.arxiv_id, n) in finished]
-        fut = submit(step, paper or day, settings, wait_for=upstream)
+    def start(arxiv_id: str | None, step: Step) -> None:
+        if (step.kind == "llm" and rt.meter.exhausted) or lease.lost.is_set():
+            return  # the budget is spent, or another run holds the date: leave the step for later
+        paper = store.day.paper(arxiv_id) if arxiv_id else None
+        upstream = [finished[(arxiv_id, n)] for n in step.needs if arxiv_id and (arxiv_id, n) in finished]
+        fut = submit(step, paper or store.day, settings, wait_for=upstream)
         if fut is not None:
-            pending[fut] = (paper, step)
+            pending[fut] = (arxiv_id, step)
 
-    for paper, step in unfinished(day):
+    for paper, step in unfinished(store.day):
         if paper is not None and not ready(paper, step):
-            waiting.append((paper, step))
+            waiting.append((paper.arxiv_id, step))
         else:
-            start(paper, step)
+            start(paper.arxiv_id if paper else None, step)
 
     last_save = time.monotonic()
     done = 0
     usage = Usage()
     while pending:
         fut = next(iter(as_completed(list(pending))))
-        paper, step = pending.pop(fut)
-        result = result_of(fut, step, paper.arxiv_id if paper else None)
-        apply_result(day, result)
+        arxiv_id, step = pending.pop(fut)
+        result = result_of(fut, step, arxiv_id)
+        store.apply(lambda d, r=result: apply_result(d, r))
         usage = usage + result.usage
         done += 1
-        if paper is not None:
-            finished[(paper.arxiv_id, step.name)] = fut
-            for item in [w for w in waiting if w[0] is paper and ready(*w)]:
+        if arxiv_id is not None:
+            finished[(arxiv_id, step.name)] = fut
+            paper = store.day.paper(arxiv_id)
+            for item in [w for w in waiting if w[0] == arxiv_id and paper is not None and ready(paper, w[1])]:
                 waiting.remove(item)
                 start(*item)
         if time.monotonic() - last_save > SAVE_EVERY_S or not pending:
-            save_day(settings, day)
-            publish_progress(day, done, done + len(pending))
+            store.save()
+            publish_progress(store.day, done, done + len(pending))
             last_save = time.monotonic()
     return usage

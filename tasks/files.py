@@ -1,18 +1,15 @@
-"""Local files: the one atomic writer (day store, answer cache, site) and the cross-process lock.
+"""Local files: the one atomic writer, behind the local store (tasks/storage/local.py).
 
 A reader never sees half a file: bytes go to a temporary file in the same folder, which then replaces the
-target in one rename. `durable` adds an fsync before the rename, for the source of truth (day files); derived
-data (cache entries, pages) skips it, since syncing hundreds of pages costs more than rendering them.
+target in one rename. `durable` adds an fsync before the rename, for the source of truth (day files, leases);
+derived data (cache entries, pages) skips it, since syncing hundreds of pages costs more than rendering them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -33,35 +30,3 @@ def write_atomic(path: Path, content: str | bytes, *, durable: bool = False) -> 
             os.unlink(tmp)
         raise
     return path
-
-
-class LockTimeout(Exception):
-    """The lock stayed taken for longer than the caller would wait."""
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, *, timeout: float, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """An exclusive `flock` on `path` across processes; the OS frees it the moment its holder dies.
-
-    `on_wait` is called once, when the lock is found taken, so the caller can say what it waits for.
-    Raises OSError when the lock file cannot be created, LockTimeout after `timeout` seconds of waiting.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+b")  # noqa: SIM115 - held for the whole block
-    deadline = time.monotonic() + timeout
-    told = False
-    try:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not told and on_wait is not None:
-                    on_wait()
-                    told = True
-                if time.monotonic() > deadline:
-                    raise LockTimeout(f"{path} stayed locked for more than {timeout:.0f} s") from None
-                time.sleep(0.2)
-        yield
-    finally:
-        fh.close()  # closing releases the lock

@@ -1,27 +1,27 @@
 """Render the static site from the day store (public entry point; the pieces live in `tasks.site`).
 
-    load_days(settings)            every valid data/days/*.json, by date
+    load_days(settings)            every valid days/*.json of the data dir, by date
     render_site(settings)          rebuild every page, feed and asset; remove pages of deleted days
     render_for_day(settings, date) only what a daily run over `date` changes
-    day_page_path(settings, date)  where a day's page is written
+    day_page_key(date)             where a day's page is written, relative to the site dir
 
-Pages use relative links and embed their data, so the site works from any static host and from file://.
+Pages use relative links and embed their data, so the site works from any static host and from file://. Both
+the day store and the site may be local folders or buckets (tasks/storage); renders return the keys they wrote.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from pydantic import ValidationError
 
-from tasks.files import write_atomic
+from tasks.lease import Lease
 from tasks.log import get_logger
 from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site import feeds
 from tasks.site.i18n import i18n_script, load_strings
-from tasks.site.output import prune, sync_static
+from tasks.site.output import prune, sync_static, write_page
 from tasks.site.pages import (
     Site,
     Target,
@@ -33,83 +33,96 @@ from tasks.site.pages import (
     render_zh,
     targets_for_day,
 )
-from tasks.store import site_lock
+from tasks.store import DAYS, site_lease
 
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def day_page_path(settings: Settings, date: str) -> Path:
-    return settings.site_dir / day_relpath(date)
+def day_page_key(date: str) -> str:
+    return day_relpath(date)
 
 
 def load_days(settings: Settings) -> dict[str, DayFile]:
     """Every readable day file, keyed and sorted by date; unreadable or mismatched files are logged and
     skipped so that one bad file never takes the whole site down."""
+    store = settings.data
+    keys = store.list(DAYS)
+    if not keys:
+        get_logger().warning("no day store at %s: rendering an empty site", store.describe(DAYS))
+        return {}
+    wanted = []
+    for key in keys:
+        name = key.rsplit("/", 1)[-1]
+        if not name.endswith(".json"):
+            continue
+        if not _DAY_FILE.match(name.removesuffix(".json")):
+            get_logger().warning("skipping %s: not named YYYY-MM-DD.json", store.describe(key))
+            continue
+        wanted.append(key)
     days: dict[str, DayFile] = {}
-    folder = settings.days_dir
-    if not folder.is_dir():
-        get_logger().warning("no day store at %s: rendering an empty site", folder)
-        return days
-    for path in sorted(folder.glob("*.json")):
-        if not _DAY_FILE.match(path.stem):
-            get_logger().warning("skipping %s: not named YYYY-MM-DD.json", path)
-            continue
+    for key, raw in sorted(store.read_many(wanted).items()):
+        stem = key.rsplit("/", 1)[-1].removesuffix(".json")
         try:
-            day = DayFile.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError, ValueError) as exc:
-            get_logger().error("skipping unreadable day file %s: %s", path, str(exc).splitlines()[0])
+            day = DayFile.model_validate_json(raw)
+        except (ValidationError, ValueError) as exc:
+            get_logger().error("skipping unreadable day file %s: %s", store.describe(key), str(exc).splitlines()[0])
             continue
-        if day.date != path.stem:
-            get_logger().error("skipping %s: it holds date %s", path, day.date)
+        if day.date != stem:
+            get_logger().error("skipping %s: it holds date %s", store.describe(key), day.date)
             continue
         days[day.date] = day
     return days
 
 
-def render_site(settings: Settings) -> list[Path]:
-    """Rebuild the whole site; returns every file written (and logs pages removed for deleted days)."""
-    with site_lock(settings):
+def render_site(settings: Settings) -> list[str]:
+    """Rebuild the whole site; returns every key written (and logs pages removed for deleted days)."""
+    with site_lease(settings) as lease:
         site = Site(load_days(settings), TEMPLATES_DIR)
-        written = _render(settings, site, all_targets(site))
-        removed = prune(settings.site_dir, set(written))
+        written = _render(settings, site, all_targets(site), lease)
+        removed = prune(settings.site, set(written)) if not lease.lost.is_set() else []
     if removed:
         get_logger().info("removed %d pages whose day file is gone", len(removed))
     return written
 
 
-def render_for_day(settings: Settings, date: str) -> list[Path]:
+def render_for_day(settings: Settings, date: str) -> list[str]:
     """Re-render only the pages a run over `date` affects (see `targets_for_day`).
 
-    The day files are read under the site lock: renders of parallel runs take turns, and the last one sees
+    The day files are read under the site lease: renders of parallel runs take turns, and the last one sees
     every date saved before it, so no shared page (month, archive, feeds) is left without a date.
     """
-    with site_lock(settings):
+    with site_lease(settings) as lease:
         site = Site(load_days(settings), TEMPLATES_DIR)
         if date not in site.days:
             get_logger().warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
-        return _render(settings, site, targets_for_day(site, date))
+        return _render(settings, site, targets_for_day(site, date), lease)
 
 
-def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]:
-    out = settings.site_dir
+def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease) -> list[str]:
+    """Write the targets' pages; stops early (keeping what it wrote) if another render took the lease over,
+    since that render read the day files later and writes every page this one would."""
+    out = settings.site
     strings = load_strings(TEMPLATES_DIR)
-    written = sync_static(TEMPLATES_DIR / "static", out / "static", {"i18n.js": i18n_script(strings)})
+    written = sync_static(TEMPLATES_DIR / "static", out, {"i18n.js": i18n_script(strings)})
     if not settings.site_url and any(kind == "feeds" for kind, _ in targets):
         get_logger().warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
     for kind, key in dict.fromkeys(targets):  # ordered and deduplicated
+        if lease.lost.is_set():
+            get_logger().warning("another render took the site over; it writes the remaining pages")
+            break
         if kind == "day":
-            written.append(write_atomic(out / day_relpath(key), render_day(site, key, "../")))
+            written.append(write_page(out, day_relpath(key), render_day(site, key, "../")))
         elif kind == "index":
             # With no stored day yet the front page is the (empty) archive rather than a 404.
             page = render_day(site, site.latest, "") if site.latest else render_archive(site)
-            written.append(write_atomic(out / "index.html", page))
+            written.append(write_page(out, "index.html", page))
         elif kind == "month":
-            written.append(write_atomic(out / "m" / f"{key}.html", render_month(site, key)))
+            written.append(write_page(out, f"m/{key}.html", render_month(site, key)))
         elif kind == "zh":
-            written.append(write_atomic(out / "zh" / f"{key}.html", render_zh(site, key)))
+            written.append(write_page(out, f"zh/{key}.html", render_zh(site, key)))
         elif kind == "archive":
-            written.append(write_atomic(out / "archive.html", render_archive(site)))
+            written.append(write_page(out, "archive.html", render_archive(site)))
         elif kind == "feeds":
-            written.append(write_atomic(out / "feed.xml", feeds.atom_feed(site.days, settings.site_url)))
-            written.append(write_atomic(out / "feed.json", feeds.json_feed(site.days, settings.site_url)))
+            written.append(write_page(out, "feed.xml", feeds.atom_feed(site.days, settings.site_url)))
+            written.append(write_page(out, "feed.json", feeds.json_feed(site.days, settings.site_url)))
     return written

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -79,10 +78,11 @@ def summary_line(day: DayFile, run: RunRecord) -> str:
 
 
 def page_link(settings: Settings, date: str, pages: list[str]) -> str | None:
+    """The date's page: under HFDAILY_SITE_URL when set, else where the render wrote it (file://, s3://)."""
+    key = f"d/{date}.html"
     if settings.site_url:
-        return f"{settings.site_url.rstrip('/')}/d/{date}.html"
-    page = next((p for p in pages if p.endswith(f"d/{date}.html")), None)
-    return Path(page).resolve().as_uri() if page else None
+        return f"{settings.site_url.rstrip('/')}/{key}"
+    return settings.site.link(key) if key in pages else None
 
 
 def publish_progress(day: DayFile, done: int, total: int) -> None:

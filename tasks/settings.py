@@ -9,10 +9,11 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tasks.errors import HfDailyError
+from tasks.storage import Storage, check_location, open_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
@@ -38,8 +39,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    data_dir: Path = Field(Path("data"), validation_alias=_env("HFDAILY_DATA_DIR"))
-    site_dir: Path = Field(Path("site"), validation_alias=_env("HFDAILY_SITE_DIR"))
+    # A local folder or a URL such as s3://bucket/prefix (tasks/storage). The data dir holds the day files,
+    # the caches and the leases that keep runs of one date apart; the site dir the rendered pages.
+    data_dir: str = Field("data", validation_alias=_env("HFDAILY_DATA_DIR"))
+    site_dir: str = Field("site", validation_alias=_env("HFDAILY_SITE_DIR"))
     site_url: str = Field("", validation_alias=_env("HFDAILY_SITE_URL"))
     hf_url: str = Field("https://huggingface.co", validation_alias=_env("HFDAILY_HF_URL"))
     arxiv_url: str = Field("https://arxiv.org", validation_alias=_env("HFDAILY_ARXIV_URL"))
@@ -78,13 +81,26 @@ class Settings(BaseSettings):
     # Where `hfdaily alerts` points its default Custom Webhook notification block (a Slack-style URL is a secret).
     alert_webhook_url: SecretStr | None = Field(None, validation_alias=_env("HFDAILY_ALERT_WEBHOOK_URL"))
 
-    @cached_property
-    def days_dir(self) -> Path:
-        return self.data_dir / "days"
+    # Leases keep two runs of one date (and two renders) apart on any store (tasks/lease.py). A holder renews
+    # its lease every ttl/3 s; a holder that died loses it once it has gone unrenewed for ttl s.
+    lease_ttl: float = Field(60.0, ge=3, validation_alias=_env("HFDAILY_LEASE_TTL"))
+    lease_wait: float = Field(600.0, ge=0, validation_alias=_env("HFDAILY_LEASE_WAIT"))
+
+    @field_validator("data_dir", "site_dir", mode="before")
+    @classmethod
+    def _location(cls, value: object, info: ValidationInfo) -> str:
+        if not isinstance(value, str | Path):
+            raise ValueError("must be a folder or a URL")
+        return check_location(value, conditional=info.field_name == "data_dir")
 
     @cached_property
-    def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
+    def data(self) -> Storage:
+        """The data dir: day files (`days/`), caches (`cache/`), leases (`leases/`)."""
+        return open_storage(self.data_dir, conditional=True)
+
+    @cached_property
+    def site(self) -> Storage:
+        return open_storage(self.site_dir)
 
     def api_key(self, provider: str) -> str | None:
         """The key for `provider` (openai, anthropic, mistral) from env, else a Prefect Secret block.

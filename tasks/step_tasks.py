@@ -52,7 +52,7 @@ def submit(step: Step, target: PaperRecord | DayFile, settings: Settings,
     """Start `step` for a paper (or the day); None when the step has nothing to work on."""
     if step.kind == "pdf":
         assert isinstance(target, PaperRecord)
-        pdf_task = pdf_text_task.with_options(result_storage=pdf_result_storage(settings.cache_dir),
+        pdf_task = pdf_text_task.with_options(result_storage=pdf_result_storage(settings.data),
                                               **retry_options(settings))
         return pdf_task.submit(target.arxiv_id, PdfOptions.from_settings(settings), wait_for=list(wait_for))
     assert step.inputs is not None

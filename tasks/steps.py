@@ -158,22 +158,24 @@ def apply_result(day: DayFile, result: enrich.StepResult) -> None:
     """Store a step's values and status on its paper (or the day) and add its usage to the totals.
 
     Only the step's declared fields are set: an implementation cannot write over feed facts or other
-    steps' work by accident.
+    steps' work by accident. A step already ok stays as it is (only the usage is added): when two runs of a
+    date meet (tasks/store.py: DayWriter), a failure or a second answer never replaces a stored result.
     """
     target: Target | None = day if result.arxiv_id is None else day.paper(result.arxiv_id)
     if target is None:
         return
     step = STEPS[result.step]
+    stray = set(result.values) - set(step.fields)
+    if stray:
+        raise ValueError(f"step {step.name} returned fields it does not declare: {sorted(stray)}")
     previous = target.steps.get(result.step)
-    if previous is not None and previous.status != "ok":
-        result.state.attempts = previous.attempts + 1
-    if result.state.status == "ok":
-        stray = set(result.values) - set(step.fields)
-        if stray:
-            raise ValueError(f"step {step.name} returned fields it does not declare: {sorted(stray)}")
-        for key, value in result.values.items():
-            setattr(target, key, value)
-    target.steps[result.step] = result.state
+    if previous is None or previous.status != "ok":
+        if previous is not None:
+            result.state.attempts = previous.attempts + 1
+        if result.state.status == "ok":
+            for key, value in result.values.items():
+                setattr(target, key, value)
+        target.steps[result.step] = result.state
     if isinstance(target, PaperRecord):
         target.usage = target.usage + result.usage
     day.usage = day.usage + result.usage

@@ -25,3 +25,28 @@ def fixtures_dir(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared fixtures not found at {path} (they live beside the repo, not in it)")
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """One moto server (a real S3-compatible HTTP server) for the session, started on first use."""
+    pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install -e '.[dev]')")
+    from tests.s3server import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_urls(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """HFDAILY_DATA_DIR and HFDAILY_SITE_DIR as local folders, then as a fresh bucket on the moto server
+    (the AWS_* variables set as a deployment would set them)."""
+    if request.param == "local":
+        urls = {"HFDAILY_DATA_DIR": str(tmp_path / "data"), "HFDAILY_SITE_DIR": str(tmp_path / "site")}
+    else:
+        server = request.getfixturevalue("s3_server")
+        for key, value in server.env.items():
+            monkeypatch.setenv(key, value)
+        bucket = server.bucket()
+        urls = {"HFDAILY_DATA_DIR": f"s3://{bucket}/data", "HFDAILY_SITE_DIR": f"s3://{bucket}/site"}
+    return urls

@@ -1,20 +1,21 @@
-"""Content-addressed cache of LLM answers on disk: the same call is never paid for twice.
+"""Content-addressed cache of LLM answers in the data dir: the same call is never paid for twice.
 
 The key covers everything that determines an answer: the prompt file's digest, provider, model,
 params, system and user messages. Only answers that parsed and validated are stored, so a failure is
-asked again on the next run. Files are written atomically, so concurrent processes can share the cache.
+asked again on the next run. Each answer is one object written whole (tasks/storage), so concurrent
+processes on any machine sharing the data dir share the cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from tasks.files import write_atomic
+from tasks.log import get_logger
+from tasks.storage import Storage
 
 
 class CachedAnswer(BaseModel):
@@ -34,17 +35,21 @@ def cache_key(*, prompt_digest: str, provider: str, model: str, params: dict[str
 
 
 class AnswerCache:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage  # <data>/cache/llm
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+    def _key(self, key: str) -> str:
+        return f"{key[:2]}/{key}.json"
 
     def get(self, key: str) -> CachedAnswer | None:
         try:
-            return CachedAnswer.model_validate_json(self._path(key).read_bytes())
+            return CachedAnswer.model_validate_json(self.storage.read(self._key(key)))
         except (OSError, ValueError):
             return None  # absent or unreadable: ask again
 
     def put(self, key: str, answer: CachedAnswer) -> None:
-        write_atomic(self._path(key), answer.model_dump_json())
+        """Store a validated answer; a store that cannot take it costs a later re-ask, never this answer."""
+        try:
+            self.storage.write(self._key(key), answer.model_dump_json().encode(), content_type="application/json")
+        except OSError as exc:
+            get_logger().warning("LLM answer not cached (%s): %s", self.storage.describe(self._key(key)), exc)

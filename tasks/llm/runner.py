@@ -52,7 +52,7 @@ class LLMRuntime:
     def __init__(self, settings: Settings, meter: UsageMeter | None = None) -> None:
         self.settings = settings
         self.meter = meter or UsageMeter(settings.max_cost)
-        self.cache = AnswerCache(settings.cache_dir / "llm")
+        self.cache = AnswerCache(settings.data.child("cache/llm"))
         self._clients: dict[str, ProviderClient | LLMCallError | None] = {}
         self._caps = {p: _provider_cap(p, settings.provider_concurrency) for p in CLIENTS}
         # One lock per provider: building a client imports its SDK (0.4-1.5 s, several on a busy machine),
@@ -123,9 +123,9 @@ class LLMRuntime:
         """One paid request, retried on transient errors with backoff, jitter and Retry-After."""
         s = self.settings
         for attempt in range(s.retries + 1):
-            self.meter.check()
             try:
                 with self._caps[entry.provider]:
+                    self.meter.check()  # once the slot is ours: calls queued for it stop when the run must stop
                     done = client.complete(
                         model=entry.model, system=system, user=user, temperature=entry.temperature,
                         max_tokens=entry.max_tokens, schema=schema, step=step,

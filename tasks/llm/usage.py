@@ -25,10 +25,18 @@ class UsageMeter:
         self.max_cost = max_cost
         self._total = Usage()
         self._lock = threading.Lock()
+        self._stopped: str | None = None
+
+    def stop(self, reason: str) -> None:
+        """No new paid call from now on (the run lost its date to another run, say); `check` raises with reason."""
+        with self._lock:
+            self._stopped = reason
 
     def check(self) -> None:
-        """Raise BudgetExceeded when the cap is reached; called before every paid call."""
+        """Raise BudgetExceeded when the cap is reached or the run was stopped; called before every paid call."""
         with self._lock:
+            if self._stopped is not None:
+                raise BudgetExceeded(f"{self._stopped}; left for the next run")
             if self.max_cost is not None and self._total.cost_usd >= self.max_cost:
                 raise BudgetExceeded(
                     f"budget of ${self.max_cost:g} reached (${self._total.cost_usd:.6f} spent); "

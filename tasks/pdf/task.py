@@ -9,6 +9,7 @@ day the paper moved to, re-downloads nothing.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import CacheKeyFnPolicy
 from prefect.context import TaskRunContext
+from prefect.filesystems import RemoteFileSystem
 
 from tasks.log import get_logger
 from tasks.models import PdfText
@@ -23,6 +25,8 @@ from tasks.pdf import extract
 from tasks.pdf.download import ARXIV_ID, download_pdf
 from tasks.pdf.options import PdfOptions
 from tasks.retrying import retry_if_transient
+from tasks.storage import Storage, open_storage
+from tasks.storage.location import FSSPEC_OPTIONS
 
 # arXiv asks clients to be gentle: a few downloads at a time per process (HFDAILY_PDF_CONCURRENCY), whatever
 # the task runner allows; every run of the process shares the slots.
@@ -44,14 +48,30 @@ def pdf_cache_key(context: TaskRunContext | None, parameters: dict[str, Any]) ->
 PDF_CACHE = CacheKeyFnPolicy(cache_key_fn=pdf_cache_key)
 
 
-def pdf_result_storage(cache_dir: Path) -> Path:
-    """Where cached PDF texts are kept: whole records in the data dir, not in PREFECT_HOME's storage.
+def pdf_result_storage(data: Storage) -> Path | RemoteFileSystem:
+    """Where cached PDF texts are kept: whole records in `<data>/cache/pdf-text`, not in PREFECT_HOME's storage.
 
     A record kept apart from its text (key_storage) makes any process with another PREFECT_HOME (a worker,
     another user, a killed run's successor) *fail* the task on that cache hit; a whole record that cannot be
-    read is only a miss.
+    read is only a miss. In a bucket it is Prefect's fsspec-based RemoteFileSystem on the same prefix, saved as a
+    block named after the prefix (Prefect takes only saved blocks as a task's result storage). The block holds
+    the URL and fsspec options, never a credential: those stay with the AWS SDK's own settings.
     """
-    return cache_dir / "pdf-text"
+    where = data.child("cache/pdf-text")
+    local = where.local_path()
+    if local is not None:
+        return local
+    with _BLOCKS_LOCK:
+        if where.url not in _BLOCKS:
+            block = RemoteFileSystem(basepath=where.url, settings=dict(FSSPEC_OPTIONS))
+            name = "hfdaily-pdf-text-" + hashlib.sha256(where.url.encode()).hexdigest()[:12]
+            block.save(name, overwrite=True)
+            _BLOCKS[where.url] = block
+        return _BLOCKS[where.url]
+
+
+_BLOCKS: dict[str, RemoteFileSystem] = {}  # one saved block per bucket prefix and process
+_BLOCKS_LOCK = threading.Lock()
 
 
 def _download_slots(limit: int) -> threading.BoundedSemaphore:
@@ -69,9 +89,7 @@ def pdf_text_task(arxiv_id: str, options: PdfOptions) -> PdfText:
         pdf = download_pdf(arxiv_id, base_url=options.arxiv_url, timeout=options.http_timeout,
                            max_bytes=options.max_bytes, max_wait=options.max_wait)
     if options.keep_dir:
-        path = options.keep_dir / f"{arxiv_id.replace('/', '_')}.pdf"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pdf)
+        open_storage(options.keep_dir).write(f"{arxiv_id.replace('/', '_')}.pdf", pdf, content_type="application/pdf")
     text = extract.extract_text(pdf, extract.parser_pool(), time_limit=options.parse_timeout)
     get_logger().info("pdf %s: %d pages, %d chars of front matter", arxiv_id, text.pages, len(text.head))
     return text

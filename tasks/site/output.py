@@ -1,11 +1,16 @@
-"""Writing the site: static assets, and removal of pages whose day is gone (pages go through tasks.files)."""
+"""Writing the site through its store: pages with their content types, static assets, removal of stale pages.
+
+Every file goes through `Storage.write` (an atomic rename locally, one PUT in a bucket) with the content type
+a static host serves it with, so a bucket behind a CDN or a website endpoint serves pages as HTML, not bytes.
+"""
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from pathlib import Path
 
-from tasks.files import write_atomic
+from tasks.storage import Storage
 
 # Pages the renderer owns; only these are ever deleted when stale (other files in site_dir are left alone).
 GENERATED = {
@@ -13,42 +18,57 @@ GENERATED = {
     "zh": re.compile(r"^\d{4}-\d{2}-\d{2}\.html$"),
     "m": re.compile(r"^\d{4}-\d{2}\.html$"),
 }
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",  # feed.json (JSON Feed 1.1)
+    ".xml": "application/atom+xml; charset=utf-8",  # feed.xml is the Atom feed
+}
 
 
-def write_if_changed(path: Path, content: str | bytes) -> Path | None:
-    """Write only when the bytes differ (static assets): returns the path when it wrote."""
+def content_type(key: str) -> str:
+    suffix = Path(key).suffix.lower()
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+def write_page(site: Storage, key: str, content: str | bytes) -> str:
+    """Write one file of the site; returns its key."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    site.write(key, data, content_type=content_type(key))
+    return key
+
+
+def write_if_changed(site: Storage, key: str, content: str | bytes) -> str | None:
+    """Write only when the bytes differ (static assets): returns the key when it wrote."""
     data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        if path.read_bytes() == data:
+        if site.read(key) == data:
             return None
     except OSError:
         pass
-    return write_atomic(path, data)
+    return write_page(site, key, data)
 
 
-def sync_static(src: Path, dst: Path, extra: dict[str, str]) -> list[Path]:
-    """Copy templates/static/* (and generated `extra` files) into site_dir/static/."""
+def sync_static(src: Path, site: Storage, extra: dict[str, str]) -> list[str]:
+    """Copy templates/static/* (and generated `extra` files) to static/ of the site."""
     written = []
     for file in sorted(src.iterdir()):
         if not file.is_file() or file.name.startswith("."):
             continue
-        if (out := write_if_changed(dst / file.name, file.read_bytes())) is not None:
+        if (out := write_if_changed(site, f"static/{file.name}", file.read_bytes())) is not None:
             written.append(out)
     for name, text in extra.items():
-        if (out := write_if_changed(dst / name, text)) is not None:
+        if (out := write_if_changed(site, f"static/{name}", text)) is not None:
             written.append(out)
     return written
 
 
-def prune(site_dir: Path, keep: set[Path]) -> list[Path]:
+def prune(site: Storage, keep: set[str]) -> list[str]:
     """Delete generated pages that this build did not write (their day file was removed)."""
     removed = []
     for sub, pattern in GENERATED.items():
-        folder = site_dir / sub
-        if not folder.is_dir():
-            continue
-        for file in folder.iterdir():
-            if pattern.match(file.name) and file not in keep:
-                file.unlink()
-                removed.append(file)
+        for key in site.list(sub):
+            if pattern.match(key.rsplit("/", 1)[-1]) and key not in keep and site.delete(key):
+                removed.append(key)
     return removed

@@ -32,9 +32,9 @@ A, B, C, D, E = (f"2501.0000{i}" for i in range(1, 6))
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("site")
     settings = Settings(data_dir=root / "data", site_dir=root / "site", site_url="https://example.org")
-    write_store(settings.days_dir, small_store())
+    write_store(Path(settings.data_dir, "days"), small_store())
     render_site(settings)
-    return settings.site_dir
+    return Path(settings.site_dir)
 
 
 @pytest.fixture(scope="module")
@@ -276,18 +276,18 @@ def test_card_details_toggle(site: Path, tab: Tab) -> None:
 def test_screenshots(tmp_path: Path, browser: Any) -> None:
     """Realistic text lengths for a visual check: test-output/day-{light,dark,mobile}.png."""
     settings = Settings(data_dir=tmp_path / "data", site_dir=tmp_path / "site", site_url="")
-    write_store(settings.days_dir, synthetic_store(n_days=3, per_day=9, start="2025-03-03"))
+    write_store(Path(settings.data_dir, "days"), synthetic_store(n_days=3, per_day=9, start="2025-03-03"))
     render_site(settings)
     OUTPUT.mkdir(exist_ok=True)
     for name, scheme, width in (("day-light", "light", 1280), ("day-dark", "dark", 1280),
                                 ("day-mobile", "light", 360)):
         t = Tab(browser, color_scheme=scheme, viewport={"width": width, "height": 900})
         try:
-            page = t.open(url(settings.site_dir, "index.html"))
+            page = t.open(url(Path(settings.site_dir), "index.html"))
             page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=name == "day-light")
             assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
             assert t.errors == []
         finally:
             t.context.close()
     assert (OUTPUT / "day-light.png").stat().st_size > 10_000
-    shutil.rmtree(settings.site_dir)
+    shutil.rmtree(Path(settings.site_dir))

@@ -44,7 +44,7 @@ CLEAN = {"elements": [], "handlers": [], "links": [], "pwned": False}
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings, _, _ = hostile_site(tmp_path_factory.mktemp("hostile"))
-    return settings.site_dir
+    return Path(settings.site_dir)
 
 
 @pytest.fixture(scope="module")

@@ -22,11 +22,12 @@ from flows.daily import daily_digest
 from tasks.models import DayFile
 from tasks.settings import PROJECT_ROOT, Settings
 from tasks.steps import pending
-from tasks.store import day_path, load_day
+from tasks.store import load_day
 
 DATE = "2025-01-23"
 LLM = ("openai", "anthropic", "mistral")
 CAP = 2  # HFDAILY_PROVIDER_CONCURRENCY of the killed run: calls in flight per provider
+LEASE_TTL = 3  # HFDAILY_LEASE_TTL of the killed run: its successor takes the date over this long after the kill
 KEYS = {"OPENAI_API_KEY": "sk-CRASHTEST-openai-1b9d", "ANTHROPIC_API_KEY": "sk-ant-CRASHTEST-4c7e",
         "MISTRAL_API_KEY": "CRASHTEST-mistral-8a2f"}
 STEP_FIELDS = {"pdf": {"text"}, "affiliations": {"affiliations"}, "topics": {"topics"}, "review_ru": {"emoji", "ru"},
@@ -38,8 +39,8 @@ def _llm_requests(stats: dict[str, Any]) -> int:
 
 
 def _answers(settings: Settings) -> int:
-    """Validated LLM answers stored so far (the cache writes each one atomically when it is accepted)."""
-    return sum(1 for _ in (settings.cache_dir / "llm").glob("*/*.json"))
+    """Validated LLM answers stored so far (the cache writes each one whole when it is accepted)."""
+    return len(settings.data.list("cache/llm", recursive=True))
 
 
 def _finished(day: DayFile) -> dict[tuple[str, str], Any]:
@@ -60,6 +61,7 @@ def test_sigkill_mid_day_loses_no_finished_work_and_repeats_no_finished_call(
     sandbox.latency(llm=0.5)  # calls stay in flight long enough to be cut by the kill
     child_env = {**os.environ, "PREFECT_HOME": str(env / "child-prefect-home"),
                  "PREFECT_API_URL": get_current_settings().api.url, "HFDAILY_PROVIDER_CONCURRENCY": str(CAP),
+                 "HFDAILY_LEASE_TTL": str(LEASE_TTL),
                  "PYTHONPATH": str(PROJECT_ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--date", DATE, "--no-render"],
                             cwd=env, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -88,7 +90,9 @@ def test_sigkill_mid_day_loses_no_finished_work_and_repeats_no_finished_call(
 
     sandbox.reset()
     sandbox.config(papers_per_day=3)
+    began = time.monotonic()
     daily_digest(date=DATE, render=False)
+    assert time.monotonic() - began > LEASE_TTL - 1  # it waited for the killed run's lease to expire
     stats = sandbox.stats()
     day = load_day(settings, DATE)
     unfinished = {p.arxiv_id: {s.name: p.steps.get(s.name) for s in pending(p)} for p in day.papers if pending(p)}
@@ -108,32 +112,35 @@ def test_sigkill_mid_day_loses_no_finished_work_and_repeats_no_finished_call(
     assert asked_before + asked_after <= answered_total + CAP * len(LLM)
 
 
-def test_two_runs_of_one_date_at_once_are_serialized(env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The run holding the date's lock is held up (in its feed fetch) until the other one has found the lock
-    taken, so the two really overlap, however slowly the second one starts."""
-    import fcntl
-
+def test_two_runs_of_one_date_at_once_are_serialized(env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch,
+                                                     store_urls: dict[str, str]) -> None:
+    """The run holding the date's lease is held up (in its feed fetch) until the other one has found the lease
+    taken, so the two really overlap, however slowly the second one starts. On a local folder and in a bucket."""
     import tasks.feed
+    import tasks.lease
 
+    for key, value in store_urls.items():
+        monkeypatch.setenv(key, value)
     settings = Settings()
     sandbox.config(papers_per_day=2)
     contended = threading.Event()
-    real_flock, real_fetch = fcntl.flock, tasks.feed.fetch_page
+    real_acquire, real_fetch = tasks.lease.acquire, tasks.feed.fetch_page
     holder = threading.Lock()
 
-    def flock(fd: Any, op: int) -> None:
-        try:
-            real_flock(fd, op)
-        except BlockingIOError:
+    def acquire(*args: Any, on_wait: Any = None, **kw: Any) -> Any:
+        def waiting(record: Any) -> None:
             contended.set()
-            raise
+            if on_wait is not None:
+                on_wait(record)
+
+        return real_acquire(*args, on_wait=waiting, **kw)
 
     def fetch_page(*args: Any, **kw: Any) -> Any:
-        if holder.acquire(blocking=False):  # the first fetch, made under the lock
-            assert contended.wait(60), "the second run never reached the day lock"
+        if holder.acquire(blocking=False):  # the first fetch, made under the lease
+            assert contended.wait(60), "the second run never reached the date's lease"
         return real_fetch(*args, **kw)
 
-    monkeypatch.setattr(fcntl, "flock", flock)
+    monkeypatch.setattr(tasks.lease, "acquire", acquire)
     monkeypatch.setattr(tasks.feed, "fetch_page", fetch_page)
     outcomes: list[Any] = []
 
@@ -152,10 +159,60 @@ def test_two_runs_of_one_date_at_once_are_serialized(env: Path, sandbox: Any, mo
 
     day = load_day(settings, DATE)
     first, second = sorted(day.runs, key=lambda r: r.finished_at)
-    assert second.started_at < first.finished_at  # they overlapped; the second waited for the lock
+    assert second.started_at < first.finished_at  # they overlapped; the second waited for the lease
     assert (first.new, second.new) == (2, 0) and second.usage.calls == 0
     assert len(day.papers) == 2 and all(not pending(p) for p in day.papers)
     stats = sandbox.stats()
     assert stats["pdf_ids"] == {p.arxiv_id: 1 for p in day.papers}
     assert _llm_requests(stats) == _answers(settings) == day.usage.calls  # no call made twice
-    assert [p.name for p in day_path(settings, DATE).parent.glob(f".{DATE}.*.tmp")] == []
+    if (days := settings.data.local_path("days")) is not None:
+        assert [p.name for p in days.glob(f".{DATE}.*.tmp")] == []
+
+
+def test_a_run_whose_lease_is_taken_over_stops_starting_steps_and_keeps_what_it_stored(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another holder takes the date's lease mid-run (as a waiter would after a renewal gap): the run notices at
+    its next renewal, starts no further step, stores what finished (merged) and fails; a later run does the rest."""
+    from tasks.lease import LeaseLost, LeaseRecord
+    from tasks.models import utcnow
+
+    monkeypatch.setenv("HFDAILY_LEASE_TTL", "3")  # renewed every second
+    monkeypatch.setenv("HFDAILY_PROVIDER_CONCURRENCY", "1")
+    settings = Settings()
+    sandbox.config(papers_per_day=3)
+    sandbox.latency(llm=0.3)
+    outcome: list[Any] = []
+    runner = threading.Thread(target=lambda: outcome.append(_run_catching(DATE)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while _answers(settings) < 2:
+        assert time.monotonic() < deadline and runner.is_alive(), outcome
+        time.sleep(0.05)
+    now = utcnow()
+    other = LeaseRecord(holder="elsewhere:1:x", what=f"a run of {DATE}", run="other", ttl=60, acquired_at=now,
+                        renewed_at=now, expires_at=now)
+    settings.data.write(f"leases/{DATE}.json", other.encode())  # taken over behind the run's back
+    runner.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], LeaseLost), outcome
+    assert "lost the lease leases/2025-01-23.json" in str(outcome[0])
+    day = load_day(settings, DATE)
+    assert day.runs == []  # it did not record itself as a finished run
+    stopped = sum(1 for p in day.papers for s in pending(p))
+    assert stopped > 0 and len(day.papers) == 3  # it stopped before the end, keeping what finished
+    asked = _llm_requests(sandbox.stats())
+    assert asked == _answers(settings)  # every call it paid for is stored
+
+    settings.data.write(f"leases/{DATE}.json", other.model_copy(update={"released": True}).encode())
+    sandbox.reset()
+    sandbox.config(papers_per_day=3)
+    daily_digest(date=DATE, render=False)
+    assert all(not pending(p) for p in load_day(settings, DATE).papers)
+    assert _llm_requests(sandbox.stats()) == _answers(settings) - asked  # only what was left is asked
+
+
+def _run_catching(date: str) -> Any:
+    try:
+        return daily_digest(date=date, render=False)
+    except Exception as exc:  # the flow re-raises the run's error
+        return exc

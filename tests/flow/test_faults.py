@@ -25,10 +25,10 @@ from tasks.errors import InvalidDateError
 from tasks.llm.prompts import parse_prompt
 from tasks.llm.runner import LLMRuntime, StepFailed
 from tasks.models import DayFile
-from tasks.render import day_page_path
+from tasks.render import day_page_key
 from tasks.settings import Settings
 from tasks.steps import pending
-from tasks.store import day_path, load_day, save_day
+from tasks.store import day_key, load_day, save_day
 from tests.unit.test_bad_input import HOSTILE_DATE, IDS, XSS, assert_page_is_inert, hostile_feed
 
 DATE = "2025-01-23"
@@ -91,7 +91,7 @@ def test_hf_faults(env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch,
     assert stats["requests"]["pdf"] == 0 and _llm_requests(stats) == 0
 
     # answers that never become a feed: the run fails with one line, the stored day is left as it was
-    before = day_path(Settings(), DATE).read_bytes()
+    before = Path(Settings().data_dir, day_key(DATE)).read_bytes()
     for rule, reason, requests_made in (({"target": "hf", "mode": "wrong_schema"}, "expected a JSON list", 1),
                                         ({"target": "hf", "mode": "malformed"}, "not JSON", 4)):
         sandbox.reset()
@@ -99,7 +99,7 @@ def test_hf_faults(env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch,
         code, err = _cli(["run", "--date", DATE, "--no-render"], capsys)
         assert code == 1 and reason in _one_line(err), err
         assert sandbox.stats()["requests"]["hf"] == requests_made, rule  # only transient faults are retried
-        assert day_path(Settings(), DATE).read_bytes() == before
+        assert Path(Settings().data_dir, day_key(DATE)).read_bytes() == before
 
 
 # ---- arXiv and LLM faults in one run, then the run that retries them -------------------------------------
@@ -134,7 +134,7 @@ def test_paper_faults_are_recorded_and_the_next_run_retries_exactly_them(
     summary = daily_digest(date=DATE, render=True)
 
     day = _day()
-    html = day_page_path(Settings(), DATE).read_text(encoding="utf-8")
+    html = Path(Settings().site_dir, day_page_key(DATE)).read_text(encoding="utf-8")
     for arxiv_id in ids:  # failed papers are on the page too
         assert f'id="p-{arxiv_id}"' in html
     paper = {p.arxiv_id: p for p in day.papers}
@@ -176,7 +176,7 @@ def test_paper_faults_are_recorded_and_the_next_run_retries_exactly_them(
     day = _day()
     assert all(not pending(p) for p in day.papers) and day.runs[-1].failed == 0
     assert day.paper(ids[0]).steps["summary_en"].attempts == 2 and day.paper(ids[2]).steps["pdf"].attempts == 2
-    html = day_page_path(Settings(), DATE).read_text(encoding="utf-8")
+    html = Path(Settings().site_dir, day_page_key(DATE)).read_text(encoding="utf-8")
     for arxiv_id in ids:
         assert f'id="p-{arxiv_id}"' in html
 
@@ -232,7 +232,7 @@ def test_llm_provider_fault(provider: str, fault: str, env: Path, sandbox: Any,
         assert failed.value.status == "error"
         assert f"{provider}: HTTP 500" in str(failed.value) and f"{second}: HTTP 503" in str(failed.value)
         assert failed.value.usage.calls == 0  # failed requests are not paid for ...
-        assert list((Settings().cache_dir / "llm").glob("*/*.json")) == []  # ... and nothing is cached
+        assert list(Path(Settings().data_dir, "cache", "llm").glob("*/*.json")) == []  # ... and nothing is cached
     else:
         answer = rt.run(prompt, inputs)
         assert answer.provider == (provider if who == "P" else second)
@@ -267,7 +267,7 @@ def test_hostile_feed_is_stored_as_text_and_rendered_inert(env: Path, monkeypatc
     assert "\x1b" not in b.title and "\x00" not in b.abstract
     assert all(p.step_ok("summary_en") for p in (a, b, c))  # hostile text is just text to the LLM steps
     settings = Settings()
-    html = day_page_path(settings, HOSTILE_DATE).read_text(encoding="utf-8")
+    html = Path(settings.site_dir, day_page_key(HOSTILE_DATE)).read_text(encoding="utf-8")
     assert_page_is_inert(html)
     for arxiv_id in IDS:
         assert f'id="p-{arxiv_id}"' in html
@@ -350,11 +350,11 @@ def test_unwritable_day_store_gives_one_line_and_keeps_the_previous_file(
     settings = Settings()
     previous = DayFile(date=DATE)
     save_day(settings, previous)
-    before = day_path(settings, DATE).read_bytes()
+    before = Path(settings.data_dir, day_key(DATE)).read_bytes()
     real_replace = os.replace
 
     def deny(src: Any, dst: Any, *a: Any, **kw: Any) -> None:
-        if str(dst).startswith(str(settings.days_dir)):
+        if str(dst).startswith(str(Path(settings.data_dir, "days"))):
             raise PermissionError(13, "Permission denied", str(dst))  # tests run as root: chmod would not stop us
         real_replace(src, dst, *a, **kw)
 
@@ -362,8 +362,8 @@ def test_unwritable_day_store_gives_one_line_and_keeps_the_previous_file(
     code, err = _cli(["run", "--date", DATE], capsys)
     line = _one_line(err)
     assert code == 1 and "Permission denied" in line and f"{DATE}.json" in line and "intact" in line
-    assert day_path(settings, DATE).read_bytes() == before
-    assert [p.name for p in settings.days_dir.iterdir() if p.name.endswith(".tmp")] == []
+    assert Path(settings.data_dir, day_key(DATE)).read_bytes() == before
+    assert [p.name for p in Path(settings.data_dir, "days").iterdir() if p.name.endswith(".tmp")] == []
     monkeypatch.setattr(os, "replace", real_replace)
 
     # a file where the data directory's `days` folder should be

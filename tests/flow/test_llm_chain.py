@@ -12,7 +12,7 @@ import requests
 
 from flows.daily import daily_digest
 from tasks.settings import Settings
-from tasks.store import day_path, load_day
+from tasks.store import day_key, load_day
 
 DATE = "2025-01-23"
 # Per provider: the steps whose chain starts with it, and the provider that fills them instead.
@@ -127,7 +127,7 @@ def test_a_401_that_quotes_the_key_leaves_no_trace_of_it(
     error = paper.steps["summary_en"].error
     assert paper.steps["summary_en"].status == "error" and error and "openai: HTTP 401" in error, error
     assert "Incorrect API key provided: [redacted]" in error and not [t for t in traces if t in error], error
-    stored = day_path(Settings(), DATE).read_text(encoding="utf-8")
+    stored = Settings().data.read(day_key(DATE)).decode("utf-8")
     assert "HTTP 401" in stored and not [t for t in traces if t in stored]
     with get_client(sync_client=True) as client:
         run = day.runs[-1].flow_run_id

@@ -2,7 +2,8 @@
 
 The key is the arXiv id and EXTRACTOR_VERSION: a second call is a hit with no download and no parse, whatever the
 options; a cosmetic edit of the task wrapper keeps the hit; bumping the version downloads and parses again; and a
-record is read by another process with its own PREFECT_HOME.
+record is read by another process with its own PREFECT_HOME. Records live in the data dir: a local folder, or a
+bucket on a real S3-compatible server (Prefect's RemoteFileSystem on the same prefix).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tasks.pdf import extract
 from tasks.pdf.options import PdfOptions
 from tasks.pdf.task import PDF_CACHE, pdf_result_storage, pdf_text_task
 from tasks.settings import PROJECT_ROOT
+from tasks.storage import Storage, open_storage
 from tests.pdf_samples import sample_paper
 
 ID = "2401.00001"
@@ -72,17 +74,22 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return count
 
 
-def _records(cache_dir: Path) -> list[str]:
-    return sorted(p.name for p in pdf_result_storage(cache_dir).iterdir())
+def _records(data: Storage) -> list[str]:
+    return [key.rsplit("/", 1)[-1] for key in data.list("cache/pdf-text")]
+
+
+@pytest.fixture
+def data(store_urls: dict[str, str]) -> Storage:
+    return open_storage(store_urls["HFDAILY_DATA_DIR"], conditional=True)
 
 
 def test_second_call_is_a_hit_and_a_version_bump_downloads_and_parses_again(
-    prefect_harness: None, arxiv: tuple[str, Counter[str]], parses: Counter[str], tmp_path: Path,
+    prefect_harness: None, arxiv: tuple[str, Counter[str]], parses: Counter[str], data: Storage,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, hits = arxiv
     hits.clear()
-    cached = pdf_text_task.with_options(result_storage=pdf_result_storage(tmp_path), retries=0)
+    cached = pdf_text_task.with_options(result_storage=pdf_result_storage(data), retries=0)
     options = PdfOptions(arxiv_url=url, http_timeout=5)
 
     first = cached(ID, options, return_state=True)
@@ -90,7 +97,7 @@ def test_second_call_is_a_hit_and_a_version_bump_downloads_and_parses_again(
     text = first.result()
     assert text.pages == 2 and "Institute of Imaginary Studies" in text.head
     assert hits[f"/pdf/{ID}"] == 1 and parses["parse"] == 1
-    assert _records(tmp_path) == [f"pdf-text-v{extract.EXTRACTOR_VERSION}-{ID}"]
+    assert _records(data) == [f"pdf-text-v{extract.EXTRACTOR_VERSION}-{ID}"]
 
     # Other timeouts, caps and slots change nothing a page says: still a hit.
     again = cached(ID, PdfOptions(arxiv_url=url, http_timeout=9, parse_timeout=5, downloads=1), return_state=True)
@@ -101,7 +108,7 @@ def test_second_call_is_a_hit_and_a_version_bump_downloads_and_parses_again(
     bumped = cached(ID, options, return_state=True)
     assert bumped.name != "Cached" and bumped.result() == text
     assert hits[f"/pdf/{ID}"] == 2 and parses["parse"] == 2
-    assert len(_records(tmp_path)) == 2
+    assert len(_records(data)) == 2
 
 
 def test_a_cosmetic_edit_of_the_task_wrapper_keeps_the_cache(
@@ -110,14 +117,15 @@ def test_a_cosmetic_edit_of_the_task_wrapper_keeps_the_cache(
     url, hits = arxiv
     hits.clear()
     options = PdfOptions(arxiv_url=url, http_timeout=5)
-    text = pdf_text_task.with_options(result_storage=pdf_result_storage(tmp_path), retries=0)(ID, options)
+    storage = pdf_result_storage(open_storage(tmp_path))
+    text = pdf_text_task.with_options(result_storage=storage, retries=0)(ID, options)
 
     def pdf_text_edited(arxiv_id: str, options: PdfOptions) -> PdfText:
         """The same wrapper after a cosmetic edit: another docstring, a local variable."""
         result = pdf_text_task.fn(arxiv_id, options)
         return result
 
-    edited = task(name="pdf-text", cache_policy=PDF_CACHE, result_storage=pdf_result_storage(tmp_path))(
+    edited = task(name="pdf-text", cache_policy=PDF_CACHE, result_storage=storage)(
         pdf_text_edited
     )
     state = edited(ID, options, return_state=True)
@@ -129,27 +137,27 @@ _CHILD = """
 import sys
 from tasks.pdf.options import PdfOptions
 from tasks.pdf.task import pdf_result_storage, pdf_text_task
-from pathlib import Path
-task = pdf_text_task.with_options(result_storage=pdf_result_storage(Path(sys.argv[1])), retries=0)
+from tasks.storage import open_storage
+task = pdf_text_task.with_options(result_storage=pdf_result_storage(open_storage(sys.argv[1])), retries=0)
 state = task(sys.argv[2], PdfOptions(arxiv_url=sys.argv[3], http_timeout=5), return_state=True)
 print(state.name, "|", state.result().head.splitlines()[0])
 """
 
 
 def test_a_record_is_read_by_another_process_with_its_own_prefect_home(
-    prefect_harness: None, arxiv: tuple[str, Counter[str]], tmp_path: Path
+    prefect_harness: None, arxiv: tuple[str, Counter[str]], data: Storage, tmp_path: Path
 ) -> None:
     from prefect.settings import get_current_settings
 
     url, hits = arxiv
     hits.clear()
-    pdf_text_task.with_options(result_storage=pdf_result_storage(tmp_path), retries=0)(
+    pdf_text_task.with_options(result_storage=pdf_result_storage(data), retries=0)(
         ID, PdfOptions(arxiv_url=url, http_timeout=5)
     )
     assert hits[f"/pdf/{ID}"] == 1
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "other-prefect-home"),
            "PREFECT_API_URL": get_current_settings().api.url, "PYTHONPATH": str(PROJECT_ROOT)}
-    child = subprocess.run([sys.executable, "-c", _CHILD, str(tmp_path), ID, url], env=env, cwd=tmp_path,
+    child = subprocess.run([sys.executable, "-c", _CHILD, data.url, ID, url], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=120)
     assert child.returncode == 0, child.stderr[-2000:]
     assert child.stdout.strip().splitlines()[-1] == "Cached | A Synthetic Study of Placeholder Text"

@@ -212,10 +212,10 @@ def test_hostile_feed_round_trips_through_the_store_and_renders_inert(tmp_path: 
     day = DayFile(date=HOSTILE_DATE, papers=[PaperRecord(**p.model_dump()) for p in papers])
     save_day(settings, day)  # lone surrogates and control characters must not break the JSON writer
     assert load_day(settings, HOSTILE_DATE) == day
-    raw = (settings.days_dir / f"{HOSTILE_DATE}.json").read_bytes()
+    raw = (Path(settings.data_dir, "days") / f"{HOSTILE_DATE}.json").read_bytes()
     raw.decode("utf-8")  # strict: the day file is valid UTF-8
     render_site(settings)
-    html = (settings.site_dir / "d" / f"{HOSTILE_DATE}.html").read_text(encoding="utf-8")
+    html = (Path(settings.site_dir) / "d" / f"{HOSTILE_DATE}.html").read_text(encoding="utf-8")
     page = assert_page_is_inert(html)
     shown = " ".join(page.text)
     assert "Scripted </script><script>window.pwned=1;alert(1)</script>" in shown  # visible as text
@@ -325,7 +325,7 @@ def test_hostile_llm_answers_store_only_schema_fields_and_render_inert(tmp_path:
     stored = json.loads(day.model_dump_json())["papers"][0]
     assert not {"html", "onload", "__proto__", "constructor", "polluted"} & set(json.dumps(stored).split('"'))
     assert load_day(settings, HOSTILE_DATE) == day
-    site = settings.site_dir
+    site = Path(settings.site_dir)
     for path in (site / "d" / f"{HOSTILE_DATE}.html", site / "m" / "2025-01.html", site / "index.html"):
         assert_page_is_inert(path.read_text(encoding="utf-8"))
     items = json.loads((site / "feed.json").read_text(encoding="utf-8"))["items"]

@@ -58,7 +58,7 @@ def test_parallel_renders_leave_every_date_on_the_shared_pages(tmp_path: Path,
         t.start()
     for t in threads:
         t.join(timeout=30)
-    site = settings.site_dir
+    site = Path(settings.site_dir)
     for page in ("archive.html", "m/2025-01.html", "feed.xml", "feed.json"):
         text = (site / page).read_text()
         assert "2501.00020" in text or "2025-01-20" in text, page

@@ -79,6 +79,25 @@ def test_apply_result_sets_only_declared_fields_and_counts_attempts() -> None:
     assert paper.title == "A title"
 
 
+def test_a_stored_result_is_kept_when_another_run_reports_the_same_step() -> None:
+    """Two runs of a date that meet (a lease taken over) both report a step: the first stored result stays,
+    a later failure or a second answer never replaces it, and what both paid is counted."""
+    from tasks.models import Usage
+
+    paper = _paper(summary_en="none")
+    day = DayFile(date="2025-01-23", papers=[paper])
+    first = StepResult(step="summary_en", arxiv_id=paper.arxiv_id, state=StepState(status="ok"),
+                       values={"en": Localized(title="First", desc="Stored first.")}, usage=Usage(calls=1))
+    apply_result(day, first)
+    for late in (StepResult(step="summary_en", arxiv_id=paper.arxiv_id, state=StepState(status="error", error="x"),
+                            usage=Usage(calls=1)),
+                 StepResult(step="summary_en", arxiv_id=paper.arxiv_id, state=StepState(status="ok"),
+                            values={"en": Localized(title="Second", desc="Stored later.")}, usage=Usage(calls=1))):
+        apply_result(day, late)
+    assert paper.en.title == "First" and paper.steps["summary_en"] is first.state
+    assert paper.usage.calls == 3 and day.usage.calls == 3
+
+
 def test_unknown_fields_of_a_new_step_survive_a_round_trip() -> None:
     paper = _paper()
     paper.page_image = "thumbs/2501.00001.webp"  # a field a newer step stores before the model names it

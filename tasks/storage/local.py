@@ -1,0 +1,114 @@
+"""A local folder as storage: today's files, written by the one atomic writer (tasks/files.py).
+
+Plain reads and writes are direct file operations, so rendering and the day store keep their local speed.
+The conditional writes take a short `flock` on a hidden lock file beside the object (held for one
+read-compare-rename, milliseconds), which is enough on one machine or a shared disk with working locks; the
+version is a digest of the content, so it changes exactly when the bytes do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from tasks.files import write_atomic
+from tasks.storage.base import Storage
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.url = str(root)
+
+    def child(self, prefix: str) -> LocalStorage:
+        return LocalStorage(self.root / prefix) if prefix.strip("/") else self
+
+    def _path(self, key: str) -> Path:
+        key = key.strip("/")
+        if not key:
+            return self.root
+        if any(part in ("", ".", "..") for part in key.split("/")):
+            raise ValueError(f"not a storage key: {key!r}")
+        return self.root / key
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def write(self, key: str, data: bytes, *, content_type: str | None = None, durable: bool = False) -> None:
+        write_atomic(self._path(key), data, durable=durable)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "", *, recursive: bool = False) -> list[str]:
+        folder = self._path(prefix) if prefix.strip("/") else self.root
+        if not folder.is_dir():
+            return []
+        files = folder.rglob("*") if recursive else folder.iterdir()
+        keys = []
+        for path in files:
+            rel = path.relative_to(self.root)
+            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                continue
+            keys.append(rel.as_posix())
+        return sorted(keys)
+
+    def delete(self, key: str) -> bool:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            data = self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        return data, digest(data)
+
+    def create(self, key: str, data: bytes, *, content_type: str | None = None) -> str | None:
+        path = self._path(key)
+        with _key_lock(path):
+            if path.exists():
+                return None
+            write_atomic(path, data, durable=True)
+        return digest(data)
+
+    def replace(self, key: str, data: bytes, version: str, *, content_type: str | None = None) -> str | None:
+        path = self._path(key)
+        with _key_lock(path):
+            try:
+                current = path.read_bytes()
+            except FileNotFoundError:
+                return None
+            if digest(current) != version:
+                return None
+            write_atomic(path, data, durable=True)
+        return digest(data)
+
+    def describe(self, key: str = "") -> str:
+        return str(self._path(key)) if key else str(self.root)
+
+    def link(self, key: str) -> str:
+        return self._path(key).resolve().as_uri()
+
+    def local_path(self, key: str = "") -> Path:
+        return self._path(key)
+
+
+@contextlib.contextmanager
+def _key_lock(path: Path) -> Iterator[None]:
+    """Exclusive for one conditional write of `path`; the OS frees it if the holder dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
