@@ -21,7 +21,7 @@ from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site import feeds
 from tasks.site.i18n import i18n_script, load_strings
-from tasks.site.output import prune, sync_static
+from tasks.site.output import discard, prune, sync_static
 from tasks.site.pages import (
     Site,
     Target,
@@ -32,6 +32,7 @@ from tasks.site.pages import (
     render_month,
     render_zh,
     targets_for_day,
+    unpublished_pages,
 )
 from tasks.store import site_lock
 
@@ -87,7 +88,13 @@ def render_for_day(settings: Settings, date: str) -> list[Path]:
         site = Site(load_days(settings), TEMPLATES_DIR)
         if date not in site.days:
             get_logger().warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
-        return _render(settings, site, targets_for_day(site, date))
+        elif date not in site.dates:
+            get_logger().info("%s has no papers (yet): no day page; the home page stays on %s", date, site.latest)
+        written = _render(settings, site, targets_for_day(site, date))
+        removed = [p for rel in unpublished_pages(site, date) if (p := discard(settings.site_dir, rel))]
+    if removed:
+        get_logger().info("removed %s: the date has no papers", ", ".join(str(p) for p in removed))
+    return written
 
 
 def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]:
@@ -110,6 +117,6 @@ def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]
         elif kind == "archive":
             written.append(write_atomic(out / "archive.html", render_archive(site)))
         elif kind == "feeds":
-            written.append(write_atomic(out / "feed.xml", feeds.atom_feed(site.days, settings.site_url)))
-            written.append(write_atomic(out / "feed.json", feeds.json_feed(site.days, settings.site_url)))
+            written.append(write_atomic(out / "feed.xml", feeds.atom_feed(site.published, settings.site_url)))
+            written.append(write_atomic(out / "feed.json", feeds.json_feed(site.published, settings.site_url)))
     return written

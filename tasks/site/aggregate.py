@@ -28,8 +28,9 @@ class MonthSummary:
 class Cell:
     day: int
     iso: str
-    count: int | None  # None: no stored day
+    count: int | None  # None: no stored day, or a stored day without papers (see `empty`)
     level: int = 0  # 0-4: shade relative to the busiest stored day
+    empty: str = ""  # a stored date without papers: "final" (no papers that day) or "pending" (none yet)
 
 
 @dataclass(slots=True)
@@ -69,16 +70,24 @@ def month_summary(month: str, days: list[DayFile], top_n: int = MONTH_TOP) -> Mo
     return MonthSummary(month, top, tags, per_day, len(best), len(days))
 
 
-def archive_calendar(counts: dict[str, int]) -> list[CalendarMonth]:
-    """Every month that has a stored day, newest first, as Monday-first weeks of day cells."""
+def archive_calendar(counts: dict[str, int], empty: dict[str, bool] | None = None) -> list[CalendarMonth]:
+    """Every month that has a stored day, newest first, as Monday-first weeks of day cells.
+
+    `counts`: published dates -> papers; `empty`: stored dates without papers -> whether that is final. Empty dates
+    are cells without a link; a month counts only its published days."""
+    empty = empty or {}
     months: dict[str, list[str]] = {}
     for iso in sorted(counts):
         months.setdefault(iso[:7], []).append(iso)
+    for iso in empty:
+        months.setdefault(iso[:7], [])
     cal = calendar.Calendar(firstweekday=calendar.MONDAY)
     peak = max(counts.values(), default=0) or 1
 
     def cell(iso: str) -> Cell:
         n = counts.get(iso)
+        if n is None and iso in empty:
+            return Cell(int(iso[8:]), iso, None, 0, "final" if empty[iso] else "pending")
         return Cell(int(iso[8:]), iso, n, 0 if not n else -(-4 * n // peak))  # ceil(4n / peak)
 
     out: list[CalendarMonth] = []

@@ -52,3 +52,16 @@ def prune(site_dir: Path, keep: set[Path]) -> list[Path]:
                 file.unlink()
                 removed.append(file)
     return removed
+
+
+def discard(site_dir: Path, rel: str) -> Path | None:
+    """Delete one generated page if it exists (a date that lost its page); returns it when it was there."""
+    path = site_dir / rel
+    sub, _, name = rel.partition("/")
+    if sub not in GENERATED or not GENERATED[sub].match(name):
+        raise ValueError(f"{rel} is not a generated page")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    return path

@@ -15,6 +15,7 @@ from tasks.site.feeds import FEED_DAYS
 from tasks.site.jinja import environment
 from tasks.site.safety import script_json
 from tasks.site.zh import reading
+from tasks.steps import empty_is_final, is_published
 
 # A page target: (kind, key). Kinds: day, index, month, archive, zh, feeds.
 Target = tuple[str, str]
@@ -26,18 +27,29 @@ def day_relpath(date: str) -> str:
 
 @dataclass
 class Site:
-    """All stored days plus the lookups pages need (neighbours, months); caches per-day fragments."""
+    """All stored days plus the lookups pages need (neighbours, months); caches per-day fragments.
+
+    `days` holds every stored date; `dates` only the published ones (with papers, `tasks.steps.is_published`):
+    only those get a page, a place in prev/next, the home page and feed entries. `empty` are the stored dates
+    whose feed was empty so far; the archive shows them as days without papers.
+    """
 
     days: dict[str, DayFile]
     templates_dir: Path
     dates: list[str] = field(init=False)
+    empty: list[str] = field(init=False)
     months: list[str] = field(init=False)
     _cards: dict[str, Markup] = field(default_factory=dict, init=False)
     _data: dict[str, Markup] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.dates = sorted(self.days)
+        self.dates = sorted(d for d, day in self.days.items() if is_published(day))
+        self.empty = sorted(d for d, day in self.days.items() if not is_published(day))
         self.months = sorted({d[:7] for d in self.dates})
+
+    @property
+    def published(self) -> dict[str, DayFile]:
+        return {d: self.days[d] for d in self.dates}
 
     @property
     def env(self) -> Environment:
@@ -97,10 +109,13 @@ def all_targets(site: Site) -> list[Target]:
 
 def targets_for_day(site: Site, date: str) -> list[Target]:
     """Pages whose content depends on `date`: the day, the neighbours whose prev/next links point at it,
-    its month, the index if the latest day is among those, the archive, its zh page and (if recent) feeds."""
-    days = [d for d in (site.prev_date(date), date, site.next_date(date)) if d and d in site.days]
+    its month, the index if the latest day is among those, the archive, its zh page and (if recent) feeds.
+
+    An unpublished (empty) date has no page of its own; its neighbours and the index are still re-rendered,
+    so that a page left from before the date was known to be empty no longer links to it."""
+    days = [d for d in (site.prev_date(date), date, site.next_date(date)) if d and d in site.dates]
     targets: list[Target] = [("day", d) for d in days]
-    if date in site.days and site.days[date].zh_reading is not None:
+    if date in site.dates and site.days[date].zh_reading is not None:
         targets.append(("zh", date))
     month = date[:7]
     if month in site.months:
@@ -108,12 +123,18 @@ def targets_for_day(site: Site, date: str) -> list[Target]:
         # A month's first stored day creates its page, which changes the neighbouring months' nav links.
         if len(site.month_days(month)) == 1:
             targets += [("month", m) for m in site.neighbour_months(month) if m]
-    if site.latest in days:
+    if site.latest in days or (site.latest or "") < date:
         targets.append(("index", ""))
     targets.append(("archive", ""))
     if date in site.dates[-FEED_DAYS:]:
         targets.append(("feeds", ""))
     return targets
+
+
+def unpublished_pages(site: Site, date: str) -> list[str]:
+    """Pages (relative paths) an unpublished date must not have: left by an earlier render, they would be reachable
+    by an old link or bookmark while the navigation skips them."""
+    return [] if date in site.dates else [day_relpath(date), f"zh/{date}.html"]
 
 
 # --- how each page is rendered ---------------------------------------------------------------------------
@@ -156,8 +177,10 @@ def render_month(site: Site, month: str) -> str:
 
 def render_archive(site: Site) -> str:
     counts = {d: len(site.days[d].papers) for d in site.dates}
+    empty = {d: empty_is_final(site.days[d]) for d in site.empty}
     return site.env.get_template("archive.html").render(
-        root="", months=aggregate.archive_calendar(counts), data=script_json({"kind": "archive"})
+        root="", months=aggregate.archive_calendar(counts, empty), month_pages=set(site.months),
+        data=script_json({"kind": "archive"}),
     )
 
 

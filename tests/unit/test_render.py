@@ -6,11 +6,13 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from tasks.models import DayFile
 from tasks.render import day_page_path, load_days, render_for_day, render_site
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site.aggregate import CalendarMonth, Cell, archive_calendar, month_summary
@@ -454,3 +456,50 @@ def test_real_feed_days_render_every_paper(tmp_path: Path) -> None:
         assert html.count('<article class="card') == len(day.papers)
     feed = ET.parse(s.site_dir / "feed.xml").getroot()
     assert feed.findall(f"{ATOM}entry")
+
+
+# ---- empty dates ----------------------------------------------------------------------------------------
+
+def _empty_day(date: str, run_at: str) -> DayFile:
+    from tasks.models import RunRecord
+
+    started = datetime.fromisoformat(run_at).replace(tzinfo=UTC)
+    return DayFile(date=date, runs=[RunRecord(started_at=started, finished_at=started, feed_papers=0)])
+
+
+def test_an_empty_date_gets_no_page_and_is_skipped_by_navigation(settings: Settings) -> None:
+    write_store(settings.days_dir, [_empty_day("2025-01-24", "2025-01-24T03:00"),
+                                    _empty_day("2025-01-25", "2025-01-28T08:00")])
+    render_site(settings)
+    site = settings.site_dir
+    assert not (site / "d" / "2025-01-24.html").exists() and not (site / "d" / "2025-01-25.html").exists()
+    assert page_data(read(site / "index.html"))["date"] == "2025-01-23"
+    assert 'rel="next"' not in read(site / "d" / "2025-01-23.html")
+    archive = read(site / "archive.html")
+    assert 'href="d/2025-01-24.html"' not in archive and 'href="d/2025-01-25.html"' not in archive
+    # Friday was found empty in its first hours (not final); Saturday two days after it ended (final).
+    assert re.search(r'class="cal-empty" data-date="2025-01-24" title="2025-01-24: no papers yet"', archive)
+    assert re.search(r'class="cal-empty" data-date="2025-01-25" title="2025-01-25: no papers this day"', archive)
+    feed = json.loads(read(site / "feed.json"))
+    assert not any("2025-01-24" in i["url"] or "2025-01-25" in i["url"] for i in feed["items"])
+
+
+def test_a_stale_page_of_an_empty_date_is_removed(settings: Settings, site: Path) -> None:
+    for rel in ("d/2025-01-24.html", "zh/2025-01-24.html", "d/2025-01-25.html"):
+        (site / rel).write_text("an empty page from an older render", encoding="utf-8")
+    write_store(settings.days_dir, [_empty_day("2025-01-24", "2025-01-24T03:00"),
+                                    _empty_day("2025-01-25", "2025-01-25T03:00")])
+    written = {str(p.relative_to(site)) for p in render_for_day(settings, "2025-01-24")}
+    assert not (site / "d" / "2025-01-24.html").exists() and not (site / "zh" / "2025-01-24.html").exists()
+    assert {"d/2025-01-23.html", "index.html", "archive.html"} <= written  # their links are refreshed
+    assert (site / "d" / "2025-01-25.html").exists()  # another date: left to its own run or a full render
+    render_site(settings)
+    assert not (site / "d" / "2025-01-25.html").exists()
+
+
+def test_a_month_of_empty_dates_only_is_in_the_archive_without_a_page(settings: Settings) -> None:
+    write_store(settings.days_dir, [_empty_day("2025-02-01", "2025-02-01T03:00")])
+    render_site(settings)
+    archive = read(settings.site_dir / "archive.html")
+    assert 'datetime="2025-02"' in archive and 'href="m/2025-02.html"' not in archive
+    assert not (settings.site_dir / "m" / "2025-02.html").exists()
