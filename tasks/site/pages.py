@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import bisect
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from jinja2 import Environment
 from markupsafe import Markup
 
-from tasks.models import DayFile
+from tasks.models import DayFile, PaperRecord
 from tasks.site import aggregate, charts, views
+from tasks.site.institutions import Institutions, load_aliases
 from tasks.site.feeds import FEED_DAYS
 from tasks.site.jinja import environment
 from tasks.site.safety import script_json
@@ -19,13 +23,14 @@ from tasks.steps import empty_is_final, is_published
 
 # A page target: (kind, key). Kinds: day, index, month, archive, zh, feeds.
 Target = tuple[str, str]
+BOARD_TOP = 15  # institutions shown before "show all" on the month's leaderboard
 
 
 def day_relpath(date: str) -> str:
     return f"d/{date}.html"
 
 
-@dataclass
+@dataclass(eq=False)
 class Site:
     """All stored days plus the lookups pages need (neighbours, months); caches per-day fragments.
 
@@ -39,8 +44,9 @@ class Site:
     dates: list[str] = field(init=False)
     empty: list[str] = field(init=False)
     months: list[str] = field(init=False)
-    _cards: dict[str, Markup] = field(default_factory=dict, init=False)
-    _data: dict[str, Markup] = field(default_factory=dict, init=False)
+    _cards: dict[tuple[str, str, str], Markup] = field(default_factory=dict, init=False)
+    _data: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
+    _months: dict[str, aggregate.MonthSummary] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.dates = sorted(d for d, day in self.days.items() if is_published(day))
@@ -76,25 +82,54 @@ class Site:
         j = bisect.bisect_right(self.months, month)
         return prev, self.months[j] if j < len(self.months) else None
 
-    def cards_html(self, date: str) -> Markup:
-        """The day's card list, rendered once and shared by d/DATE.html and index.html."""
-        if date not in self._cards:
-            day = self.days[date]
-            cards = [views.card_view(p) for p in views.default_order(day.papers)]
-            self._cards[date] = Markup(self.env.get_template("_cards.html").render(cards=cards))
-        return self._cards[date]
+    @cached_property
+    def institutions(self) -> Institutions:
+        """Canonical institutions of every published affiliation (one mapping for the whole site)."""
+        printed = (a for d in self.dates for p in self.days[d].papers for a in p.affiliations)
+        return Institutions(printed, load_aliases(self.templates_dir / "institutions.json"))
+
+    def institutions_of(self, paper: PaperRecord) -> list[str]:
+        return self.institutions.of(paper.affiliations)
+
+    def card_html(self, date: str, paper: PaperRecord, root: str) -> Markup:
+        """One paper's card as listed on `date`, for a page `root` away from the site root. Rendered once and
+        shared by the day page, its month page and (the latest day, at the root) index.html."""
+        k = (date, paper.arxiv_id, root)
+        if k not in self._cards:
+            card = self._card_macro(views.card_view(paper, day=date, root=root), root)
+            self._cards[k] = Markup(card)
+        return self._cards[k]
+
+    @cached_property
+    def _card_macro(self) -> Callable[..., str]:
+        return self.env.get_template("_cards.html").module.card  # type: ignore[attr-defined, no-any-return]
+
+    def cards_html(self, date: str, root: str = "../") -> Markup:
+        """The day's card list, most upvoted first."""
+        return Markup("").join(self.card_html(date, p, root) for p in views.default_order(self.days[date].papers))
+
+    def payload(self, date: str, paper: PaperRecord) -> str:
+        """The JSON the script reads for one card (escaped for a <script> element), shared like the card."""
+        k = (date, paper.arxiv_id)
+        if k not in self._data:
+            self._data[k] = str(script_json(views.paper_payload(paper, date, self.institutions_of(paper))))
+        return self._data[k]
+
+    def papers_json(self, items: list[tuple[str, PaperRecord]]) -> str:
+        """A JSON list of payloads, each already escaped by `script_json`, so the whole stays script-safe."""
+        return "[" + ",".join(self.payload(d, p) for d, p in items) + "]"
 
     def day_data(self, date: str) -> Markup:
-        if date not in self._data:
-            day = self.days[date]
-            updated = day.updated_at
-            self._data[date] = script_json({
-                "kind": "day",
-                "date": date,
-                "updated": updated.isoformat() if updated else None,
-                "papers": [views.paper_payload(p) for p in views.default_order(day.papers)],
-            })
-        return self._data[date]
+        day = self.days[date]
+        updated = day.updated_at
+        head = str(script_json({"kind": "day", "date": date, "updated": updated.isoformat() if updated else None}))
+        papers = self.papers_json([(date, p) for p in views.default_order(day.papers)])
+        return Markup(head[:-1] + ',"papers":' + papers + "}")
+
+    def month_summary(self, month: str) -> aggregate.MonthSummary:
+        if month not in self._months:
+            self._months[month] = aggregate.month_summary(month, self.month_days(month))
+        return self._months[month]
 
 
 # --- which pages -----------------------------------------------------------------------------------------
@@ -139,6 +174,12 @@ def unpublished_pages(site: Site, date: str) -> list[str]:
 
 # --- how each page is rendered ---------------------------------------------------------------------------
 
+def counted_institutions(site: Site, papers: list[PaperRecord]) -> list[tuple[str, int]]:
+    """Institutions of these papers with how many papers each has, most first: the filter's options."""
+    counts = Counter(name for p in papers for name in site.institutions_of(p))
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+
+
 def render_day(site: Site, date: str, root: str) -> str:
     day = site.days[date]
     zh = day.zh_reading is not None
@@ -151,16 +192,21 @@ def render_day(site: Site, date: str, root: str) -> str:
         count=len(day.papers),
         updated=day.updated_at.isoformat() if day.updated_at else None,
         tags=views.day_tag_counts(day),
-        cards_html=site.cards_html(date),
+        institutions=counted_institutions(site, day.papers),
+        cards_html=site.cards_html(date, root),
         data=site.day_data(date),
     )
 
 
 def render_month(site: Site, month: str) -> str:
+    """Charts, the top list and the institutions' leaderboard first, then every paper of the month as cards."""
     root = "../"
-    summary = aggregate.month_summary(month, site.month_days(month))
+    summary = site.month_summary(month)
     prev, nxt = site.neighbour_months(month)
     top = [(date, paper, views.card_view(paper)) for date, paper in summary.top]
+    papers = [p for _, p in summary.every]
+    board = aggregate.institution_board(papers, site.institutions_of)
+    head = str(script_json({"kind": "month", "month": month}))[:-1]
     return site.env.get_template("month.html").render(
         root=root,
         month=month,
@@ -168,10 +214,15 @@ def render_month(site: Site, month: str) -> str:
         next=nxt,
         summary=summary,
         top=top,
+        board=board,
+        board_top=BOARD_TOP,
         days_chart=charts.days_chart(month, summary.per_day, root),
         tags_chart=charts.tags_chart(summary.tags),
-        data=script_json({"kind": "month", "papers": [views.texts_payload(p, with_desc=False)
-                                                      for _, p in summary.top]}),
+        tags=summary.tags,
+        institutions=[(row.name, row.papers) for row in board],
+        count=len(papers),
+        cards_html=Markup("").join(site.card_html(d, p, root) for d, p in summary.every),
+        data=Markup(head + ',"papers":' + site.papers_json(summary.every) + "}"),
     )
 
 

@@ -202,10 +202,13 @@ def test_month_page_lists_top_papers_and_a_chart(site: Path) -> None:
     html = read(site / "m" / "2025-01.html")
     assert html.count("<svg") == 2 and 'class="bar"' in html
     assert html.index("EN Beta policy gradients") < html.index("EN Monday paper 6")  # 77 before 60
-    assert html.count('href="../d/2025-01-23.html#p-2501.00002"') == 1
+    # B, listed on two days, is one entry of the top list and one card, both at its freshest day
+    assert html.count('href="../d/2025-01-23.html#p-2501.00002"') == 2
     assert 'href="../d/2025-01-21.html#p-2501.00002"' not in html
     assert "#math <span class=\"chip-n\">5</span>" in html
-    assert [p["id"] for p in page_data(html)["papers"]][0] == "2501.00002"
+    data = page_data(html)
+    assert [p["id"] for p in data["papers"]][0] == "2501.00002" and data["papers"][0]["day"] == "2025-01-23"
+    assert len(data["papers"]) == html.count('<article class="card') == 17  # every paper of the month, once
 
 
 def test_archive_links_every_day_with_counts(site: Path) -> None:
