@@ -19,7 +19,6 @@ from tasks.files import write_atomic
 from tasks.log import get_logger
 from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
-from tasks.site import feeds
 from tasks.site.i18n import i18n_script, load_strings
 from tasks.site.output import discard, prune, sync_static
 from tasks.site.pages import (
@@ -27,6 +26,7 @@ from tasks.site.pages import (
     Target,
     all_targets,
     day_relpath,
+    feed_files,
     render_archive,
     render_day,
     render_month,
@@ -117,6 +117,5 @@ def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]
         elif kind == "archive":
             written.append(write_atomic(out / "archive.html", render_archive(site)))
         elif kind == "feeds":
-            written.append(write_atomic(out / "feed.xml", feeds.atom_feed(site.published, settings.site_url)))
-            written.append(write_atomic(out / "feed.json", feeds.json_feed(site.published, settings.site_url)))
+            written += [write_atomic(out / rel, content) for rel, content in feed_files(site, settings.site_url)]
     return written

@@ -12,6 +12,7 @@ GENERATED = {
     "d": re.compile(r"^\d{4}-\d{2}-\d{2}\.html$"),
     "zh": re.compile(r"^\d{4}-\d{2}-\d{2}\.html$"),
     "m": re.compile(r"^\d{4}-\d{2}\.html$"),
+    "feeds": re.compile(r"^(?:ru|en|zh|topic-[a-z0-9-]+\.(?:ru|en|zh))\.(?:xml|json)$"),
 }
 
 

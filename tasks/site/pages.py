@@ -13,9 +13,9 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from tasks.models import DayFile, PaperRecord
-from tasks.site import aggregate, charts, views
+from tasks.site import aggregate, charts, feeds, views
+from tasks.site.feeds import TOPIC_FEED_DAYS
 from tasks.site.institutions import Institutions, load_aliases
-from tasks.site.feeds import FEED_DAYS
 from tasks.site.jinja import environment
 from tasks.site.safety import script_json
 from tasks.site.zh import reading
@@ -126,6 +126,16 @@ class Site:
         papers = self.papers_json([(date, p) for p in views.default_order(day.papers)])
         return Markup(head[:-1] + ',"papers":' + papers + "}")
 
+    @cached_property
+    def topics(self) -> list[tuple[str, int]]:
+        """Every topic of the published papers with its number of distinct papers, most frequent first."""
+        seen: dict[str, list[str]] = {}
+        for d in self.dates:
+            for p in self.days[d].papers:
+                seen[p.arxiv_id] = views.unique(p.topics)
+        counts = Counter(t for tags in seen.values() for t in tags)
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+
     def month_summary(self, month: str) -> aggregate.MonthSummary:
         if month not in self._months:
             self._months[month] = aggregate.month_summary(month, self.month_days(month))
@@ -161,7 +171,7 @@ def targets_for_day(site: Site, date: str) -> list[Target]:
     if site.latest in days or (site.latest or "") < date:
         targets.append(("index", ""))
     targets.append(("archive", ""))
-    if date in site.dates[-FEED_DAYS:]:
+    if date in site.dates[-TOPIC_FEED_DAYS:]:
         targets.append(("feeds", ""))
     return targets
 
@@ -223,6 +233,25 @@ def render_month(site: Site, month: str) -> str:
         count=len(papers),
         cards_html=Markup("").join(site.card_html(d, p, root) for d, p in summary.every),
         data=Markup(head + ',"papers":' + site.papers_json(summary.every) + "}"),
+    )
+
+
+def feed_files(site: Site, site_url: str) -> list[tuple[str, bytes | str]]:
+    """Every feed (legacy feed.xml/json = English; per language; per topic and language) and the page listing them."""
+    published = site.published
+    files: list[tuple[str, bytes | str]] = []
+    for feed in (feeds.LEGACY, *feeds.all_feeds([t for t, _ in site.topics])):
+        files.append((feed.atom_path, feeds.atom_feed(published, site_url, feed)))
+        files.append((feed.json_path, feeds.json_feed(published, site_url, feed)))
+    files.append(("feeds.html", render_feed_list(site)))
+    return files
+
+
+def render_feed_list(site: Site) -> str:
+    rows = [(topic, n, {lang: feeds.topic_feed(topic, lang) for lang in feeds.LANGS}) for topic, n in site.topics]
+    return site.env.get_template("feeds.html").render(
+        root="", languages=[feeds.language_feed(lang) for lang in feeds.LANGS], topics=rows,
+        data=script_json({"kind": "feeds"}),
     )
 
 

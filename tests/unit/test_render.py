@@ -16,6 +16,7 @@ from tasks.models import DayFile
 from tasks.render import day_page_path, load_days, render_for_day, render_site
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site.aggregate import CalendarMonth, Cell, archive_calendar, month_summary
+from tasks.site.feeds import TOPIC_FEED_DAYS
 from tasks.site.i18n import LANGS, load_strings
 from tests.site_data import XSS, XSS_ID, day_file, paper, small_store, synthetic_store, write_store
 
@@ -396,12 +397,21 @@ def _snapshot(site: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file()}
 
 
+def _pages(site: Path, written: list[Path]) -> set[str]:
+    """Written files, with every feed file and the feeds page counted as one "feeds"."""
+    rels = {str(p.relative_to(site)) for p in written}
+    feeds = {r for r in rels if r.startswith("feeds") or r in ("feed.xml", "feed.json")}
+    assert not feeds or {"feed.xml", "feed.json", "feeds.html", "feeds/en.xml", "feeds/zh.json"} <= feeds
+    return (rels - feeds) | ({"feeds"} if feeds else set())
+
+
 def test_render_for_day_writes_only_the_affected_pages(settings: Settings, site: Path) -> None:
     before = _snapshot(site)
     written = render_for_day(settings, "2025-01-20")
     expected = {"d/2025-01-20.html", "d/2025-01-21.html", "zh/2025-01-20.html", "m/2025-01.html",
-                "archive.html", "feed.xml", "feed.json"}
-    assert {str(p.relative_to(site)) for p in written} == expected  # not the index: 01-23 is not a neighbour
+                "archive.html", "feeds"}
+    assert _pages(site, written) == expected  # not the index: 01-23 is not a neighbour
+    expected |= {str(p.relative_to(site)) for p in written}
     after = _snapshot(site)
     untouched = {p for p in before if str(p.relative_to(site)) not in expected}
     assert all(after[p] == before[p] for p in untouched)
@@ -409,9 +419,9 @@ def test_render_for_day_writes_only_the_affected_pages(settings: Settings, site:
 
 def test_render_for_day_of_a_new_month_refreshes_its_neighbour(settings: Settings, site: Path) -> None:
     write_store(settings.days_dir, [day_file("2025-02-03", [paper("2502.00001", "February", topics=["RL"])])])
-    written = {str(p.relative_to(site)) for p in render_for_day(settings, "2025-02-03")}
+    written = _pages(site, render_for_day(settings, "2025-02-03"))
     assert written == {"d/2025-01-23.html", "d/2025-02-03.html", "zh/2025-02-03.html", "m/2025-02.html",
-                       "m/2025-01.html", "index.html", "archive.html", "feed.xml", "feed.json"}
+                       "m/2025-01.html", "index.html", "archive.html", "feeds"}
     assert page_data(read(site / "index.html"))["date"] == "2025-02-03"
     assert 'rel="next" href="../d/2025-02-03.html"' in read(site / "d" / "2025-01-23.html")
     assert 'rel="next" href="../m/2025-02.html"' in read(site / "m" / "2025-01.html")
@@ -419,10 +429,10 @@ def test_render_for_day_of_a_new_month_refreshes_its_neighbour(settings: Setting
 
 def test_render_for_an_old_day_leaves_index_and_feeds_alone(tmp_path: Path) -> None:
     s = Settings(data_dir=tmp_path / "data", site_dir=tmp_path / "site", site_url=SITE_URL)
-    store = synthetic_store(n_days=12, per_day=2)
+    store = synthetic_store(n_days=TOPIC_FEED_DAYS + 6, per_day=2)  # store[3] is older than any feed's days
     write_store(s.days_dir, store)
     render_site(s)
-    written = {str(p.relative_to(s.site_dir)) for p in render_for_day(s, store[3].date)}
+    written = _pages(s.site_dir, render_for_day(s, store[3].date))
     assert written == {f"d/{store[2].date}.html", f"d/{store[3].date}.html", f"d/{store[4].date}.html",
                        f"zh/{store[3].date}.html", f"m/{store[3].date[:7]}.html", "archive.html"}
 
