@@ -19,8 +19,9 @@ from tasks.files import write_atomic
 from tasks.log import get_logger
 from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
+from tasks.site import search
 from tasks.site.i18n import i18n_script, load_strings
-from tasks.site.output import discard, prune, sync_static
+from tasks.site.output import discard, drop_dirs, prune, sync_dir, sync_static
 from tasks.site.pages import (
     Site,
     Target,
@@ -30,13 +31,16 @@ from tasks.site.pages import (
     render_archive,
     render_day,
     render_month,
+    render_search,
     render_zh,
+    search_records,
     targets_for_day,
     unpublished_pages,
 )
 from tasks.store import site_lock
 
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 
 def day_page_path(settings: Settings, date: str) -> Path:
@@ -73,6 +77,7 @@ def render_site(settings: Settings) -> list[Path]:
         site = Site(load_days(settings), TEMPLATES_DIR)
         written = _render(settings, site, all_targets(site))
         removed = prune(settings.site_dir, set(written))
+        removed += drop_dirs(settings.site_dir / search.INDEX_DIR, set(site.months), MONTH)
     if removed:
         get_logger().info("removed %d pages whose day file is gone", len(removed))
     return written
@@ -103,6 +108,8 @@ def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]
     written = sync_static(TEMPLATES_DIR / "static", out / "static", {"i18n.js": i18n_script(strings)})
     if not settings.site_url and any(kind == "feeds" for kind, _ in targets):
         get_logger().warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
+    months = [key for kind, key in targets if kind == "search"] if settings.search_index else []
+    index = search.BackgroundBuild(lambda: {m: search_records(site, m) for m in months}, out) if months else None
     for kind, key in dict.fromkeys(targets):  # ordered and deduplicated
         if kind == "day":
             written.append(write_atomic(out / day_relpath(key), render_day(site, key, "../")))
@@ -118,4 +125,22 @@ def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]
             written.append(write_atomic(out / "archive.html", render_archive(site)))
         elif kind == "feeds":
             written += [write_atomic(out / rel, content) for rel, content in feed_files(site, settings.site_url)]
+        elif kind == "search-page":
+            written.append(write_atomic(out / "search.html", render_search(site, settings.search_index)))
+    if index is not None:
+        written += _write_index(out, index)
+    return written
+
+
+def _write_index(out: Path, index: search.BackgroundBuild) -> list[Path]:
+    """The rebuilt search bundles, through the writer; a failed index is logged and leaves the previous bundles."""
+    try:
+        bundles = index.result()
+    except Exception as exc:  # the pages are written: a broken index must not fail the run that stored the day
+        get_logger().error("search index not rebuilt, the previous one stays: %s", exc)
+        return []
+    written = [p for name, files in bundles.items() for p in sync_dir(out / search.bundle_dir(name), files)]
+    if bundles:
+        get_logger().info("search index: %d month bundles, %d records in %.1f s (%d up to date)",
+                          len(bundles), index.records, index.seconds, len(index.skipped))
     return written

@@ -14,6 +14,11 @@ from tasks.site.views import short_count, tag_label
 # matching 'self' for a file:// page, so the same policy works on a web host and when opened from disk.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "base-uri 'none'; form-action 'none'")
+# The search page only: Pagefind's engine is WebAssembly ('wasm-unsafe-eval' lets the page compile it, and allows
+# nothing else: no eval, no inline script) and it fetches its index chunks from the site (connect-src 'self');
+# its web worker is a file of the site, allowed by script-src 'self'.
+SEARCH_CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; "
+              "img-src 'self' data:; base-uri 'none'; form-action 'none'")
 
 
 @lru_cache(maxsize=4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from tasks.files import write_atomic
@@ -66,3 +67,26 @@ def discard(site_dir: Path, rel: str) -> Path | None:
     except FileNotFoundError:
         return None
     return path
+
+
+def sync_dir(dst: Path, files: dict[str, bytes]) -> list[Path]:
+    """Make folder `dst` hold exactly `files` (relative path -> bytes): unchanged files are not rewritten (a search
+    bundle's chunks are named by their content), files no longer in the set are deleted. Returns what it wrote."""
+    written = [out for rel, data in sorted(files.items()) if (out := write_if_changed(dst / rel, data)) is not None]
+    keep = {dst / rel for rel in files}
+    for path in sorted(dst.rglob("*"), reverse=True) if dst.is_dir() else []:
+        if path.is_file() and path not in keep:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return written
+
+
+def drop_dirs(parent: Path, keep: set[str], pattern: re.Pattern[str]) -> list[Path]:
+    """Delete the folders of `parent` named like `pattern` but not in `keep` (a month that lost its last day)."""
+    removed = []
+    for folder in sorted(parent.iterdir()) if parent.is_dir() else []:
+        if folder.is_dir() and pattern.match(folder.name) and folder.name not in keep:
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed

@@ -13,15 +13,16 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from tasks.models import DayFile, PaperRecord
-from tasks.site import aggregate, charts, feeds, views
+from tasks.site import aggregate, charts, feeds, search, views
 from tasks.site.feeds import TOPIC_FEED_DAYS
 from tasks.site.institutions import Institutions, load_aliases
-from tasks.site.jinja import environment
+from tasks.site.jinja import SEARCH_CSP, environment
 from tasks.site.safety import script_json
 from tasks.site.zh import reading
 from tasks.steps import empty_is_final, is_published
 
-# A page target: (kind, key). Kinds: day, index, month, archive, zh, feeds.
+# A page target: (kind, key). Kinds: day, index, month, archive, zh, feeds, search (a month's index bundle),
+# search-page.
 Target = tuple[str, str]
 BOARD_TOP = 15  # institutions shown before "show all" on the month's leaderboard
 
@@ -148,7 +149,8 @@ def all_targets(site: Site) -> list[Target]:
     targets: list[Target] = [("day", d) for d in site.dates]
     targets += [("zh", d) for d in site.dates if site.days[d].zh_reading is not None]
     targets += [("month", m) for m in site.months]
-    targets += [("index", ""), ("archive", ""), ("feeds", "")]
+    targets += [("index", ""), ("archive", ""), ("feeds", ""), ("search-page", "")]
+    targets += [("search", m) for m in site.months]
     return targets
 
 
@@ -173,6 +175,9 @@ def targets_for_day(site: Site, date: str) -> list[Target]:
     targets.append(("archive", ""))
     if date in site.dates[-TOPIC_FEED_DAYS:]:
         targets.append(("feeds", ""))
+    targets.append(("search-page", ""))  # it lists the month bundles
+    if month in site.months:
+        targets.append(("search", month))
     return targets
 
 
@@ -252,6 +257,20 @@ def render_feed_list(site: Site) -> str:
     return site.env.get_template("feeds.html").render(
         root="", languages=[feeds.language_feed(lang) for lang in feeds.LANGS], topics=rows,
         data=script_json({"kind": "feeds"}),
+    )
+
+
+def search_records(site: Site, month: str) -> list[search.Record]:
+    """The search records of one month's bundle: its published papers (each at its latest day of the month)."""
+    return search.records({d: site.days[d] for d in site.dates if d.startswith(month)}, site.institutions_of)
+
+
+def render_search(site: Site, indexed: bool) -> str:
+    """The archive's search page; `indexed` False: the site was rendered without an index."""
+    return site.env.get_template("search.html").render(
+        root="", csp=SEARCH_CSP, indexed=indexed and bool(site.months),
+        data=script_json({"kind": "search", "bundles": [search.bundle_dir(m) + "/" for m in reversed(site.months)]
+                          if indexed else []}),
     )
 
 
