@@ -278,11 +278,12 @@
     return false;
   }
 
+  // ISO dates compare as plain strings (no locale rules needed, and far cheaper than localeCompare).
+  const order = (x, y) => (x < y ? -1 : x > y ? 1 : 0);
   const COMPARE = {
-    upvotes: (a, b) => (b.up || 0) - (a.up || 0) || String(b.day || "").localeCompare(String(a.day || ""))
-      || (a.rank || 0) - (b.rank || 0),
-    date: (a, b) => String(b.pub || "").localeCompare(String(a.pub || "")) || COMPARE.upvotes(a, b),
-    rank: (a, b) => String(a.day || "").localeCompare(String(b.day || "")) || (a.rank || 0) - (b.rank || 0),
+    upvotes: (a, b) => (b.up || 0) - (a.up || 0) || order(b.day || "", a.day || "") || (a.rank || 0) - (b.rank || 0),
+    date: (a, b) => order(b.pub || "", a.pub || "") || COMPARE.upvotes(a, b),
+    rank: (a, b) => order(a.day || "", b.day || "") || (a.rank || 0) - (b.rank || 0),
   };
 
   function matches(p, terms) {
@@ -297,49 +298,66 @@
     return terms.every((term) => hay.includes(term));
   }
 
+  // A month has 600+ cards: the view works on plain objects (one per card, made once) and touches the DOM only
+  // where something changes; a new order is one fragment insertion.
+  function items() {
+    if (!list.items) {
+      list.items = list.cards.map((card) => ({
+        card: card, id: card.dataset.id, p: papers.get(card.dataset.id) || {}, hidden: card.hidden,
+        pin: false, read: false, tags: null,
+      }));
+    }
+    return list.items;
+  }
+
+  function tagButtons(item) {
+    if (!item.tags) item.tags = Array.from(item.card.querySelectorAll(".tag[data-tag]"));
+    return item.tags;
+  }
+
   function applyView() {
-    const info = (card) => papers.get(card.dataset.id) || {};
-    const pins = new Map(list.cards.map((card) => [card, marks.pins.length > 0 && pinned(info(card))]));
+    const all = items();
+    const pinsOn = marks.pins.length > 0;
+    for (const it of all) it.pinNow = pinsOn && pinned(it.p);
     const compare = COMPARE[state.sort];
-    const sorted = list.cards.slice().sort((a, b) => (pins.get(b) - pins.get(a)) || compare(info(a), info(b)));
-    if (sorted.some((card, i) => card !== list.order[i])) {
-      // One fragment, one insertion: the browser lays the list out once, and moved cards keep their state.
+    const sorted = all.slice().sort((a, b) => (b.pinNow - a.pinNow) || compare(a.p, b.p));
+    if (sorted.some((it, i) => it !== list.order[i])) {
       const frag = document.createDocumentFragment();
-      sorted.forEach((card) => frag.appendChild(card));
-      list.box.appendChild(frag);
+      for (const it of sorted) frag.appendChild(it.card);
+      list.box.appendChild(frag); // moved cards keep their state (open descriptions, focus)
       list.order = sorted;
     }
     const terms = fold(state.q).split(/\s+/).filter(Boolean);
+    const selected = new Set(state.tags);
+    const before = list.selected || new Set();
+    const changedTags = new Set([...selected].filter((t) => !before.has(t)).concat([...before].filter((t) => !selected.has(t))));
+    list.selected = selected;
     let shown = 0;
-    for (const card of list.cards) {
-      const p = info(card);
-      const hide = !matches(p, terms);
-      if (card.hidden !== hide) card.hidden = hide;
+    for (const it of all) {
+      const hide = !matches(it.p, terms);
+      if (it.hidden !== hide) { it.card.hidden = hide; it.hidden = hide; }
       if (!hide) shown += 1;
-      const isPinned = pins.get(card);
-      if (card.classList.contains("is-pinned") !== isPinned) {
-        card.classList.toggle("is-pinned", isPinned);
-        const badge = card.querySelector(".badge-pin");
-        if (badge) badge.hidden = !isPinned;
+      if (it.pin !== it.pinNow) {
+        it.pin = it.pinNow;
+        it.card.classList.toggle("is-pinned", it.pin);
+        const badge = it.card.querySelector(".badge-pin");
+        if (badge) badge.hidden = !it.pin;
       }
-      const read = marks.read.has(card.dataset.id);
-      if (card.classList.contains("is-read") !== read) {
-        card.classList.toggle("is-read", read);
-        const btn = card.querySelector(".read-btn");
+      const read = marks.read.has(it.id);
+      if (it.read !== read) {
+        it.read = read;
+        it.card.classList.toggle("is-read", read);
+        const btn = it.card.querySelector(".read-btn");
         if (btn) btn.setAttribute("aria-pressed", String(read));
       }
+      if (changedTags.size && (it.p.tags || []).some((t) => changedTags.has(t))) {
+        for (const b of tagButtons(it)) b.setAttribute("aria-pressed", String(selected.has(b.dataset.tag)));
+      }
     }
-    const selected = new Set(state.tags);
     document.querySelectorAll(".chip[data-tag]").forEach((b) => {
       const on = String(selected.has(b.dataset.tag));
       if (b.getAttribute("aria-pressed") !== on) b.setAttribute("aria-pressed", on);
     });
-    list.box.querySelectorAll('.tag[aria-pressed="true"]').forEach((b) => b.setAttribute("aria-pressed", "false"));
-    if (selected.size) {
-      list.box.querySelectorAll(".tag[data-tag]").forEach((b) => {
-        if (selected.has(b.dataset.tag)) b.setAttribute("aria-pressed", "true");
-      });
-    }
     if (list.inst && list.inst.value !== state.inst) list.inst.value = state.inst;
     if (list.shown) {
       list.shown.textContent = tr("shown").split("{n}").join(shown).split("{total}").join(list.cards.length);
@@ -549,7 +567,7 @@
     if (!list.box) return;
     isList = true;
     list.cards = Array.from(list.box.querySelectorAll(".card"));
-    list.order = list.cards.slice();
+    list.order = items().slice();
     list.chips = document.getElementById("chips");
     list.search = document.getElementById("q");
     list.shown = document.getElementById("shown");
