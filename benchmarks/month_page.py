@@ -1,9 +1,10 @@
 """Benchmark: a month page of 600+ papers in Chromium (file://): first paint, and how long a filter or a sort takes.
 
-    python benchmarks/month_page.py [--papers-per-day 30] [--runs 7]    (or: python -m benchmarks --only month)
+    python benchmarks/month_page.py [--papers-per-day 32] [--runs 7]    (or: python -m benchmarks --only month)
 
-A synthetic month (tests/site_data.py: 21 weekdays × 32 papers, about 640 after the re-listed ones) is rendered to a temporary folder and opened
-in Debian's Chromium through Playwright, a fresh tab per load. Printed, as medians over the runs:
+A synthetic month (tests/site_data.py: 21 weekdays × 32 papers, about 640 after the re-listed ones) is rendered
+to a temporary folder and opened in Debian's Chromium through Playwright, a fresh tab per load. Printed, as
+medians over the runs:
 
 - load: first paint and first contentful paint (the browser's paint timing), DOMContentLoaded, and when the
   page's script finished (the controls work from then on);

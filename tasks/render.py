@@ -139,7 +139,8 @@ def _write_index(out: Path, index: search.BackgroundBuild) -> list[Path]:
     except Exception as exc:  # the pages are written: a broken index must not fail the run that stored the day
         get_logger().error("search index not rebuilt, the previous one stays: %s", exc)
         return []
-    written = [p for name, files in bundles.items() for p in sync_dir(out / search.bundle_dir(name), files)]
+    written = [p for name, files in bundles.items()
+               for p in sync_dir(out / search.bundle_dir(name), files, search.named_by_content)]
     if bundles:
         get_logger().info("search index: %d month bundles, %d records in %.1f s (%d up to date)",
                           len(bundles), index.records, index.seconds, len(index.skipped))

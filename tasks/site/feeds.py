@@ -107,18 +107,22 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def entries(days: dict[str, DayFile], feed: Feed) -> list[tuple[DayFile, PaperRecord]]:
-    """Papers of the feed's days, newest day first, each paper once (at its latest day)."""
-    latest = feed_days(days, TOPIC_FEED_DAYS if feed.topic else FEED_DAYS)
+Entries = list[tuple[DayFile, PaperRecord]]
+
+
+def entries(days: dict[str, DayFile], topic: str | None = None) -> Entries:
+    """Papers of the feed's days, newest day first, each paper once (at its latest day); the same for every
+    language, so a caller building several feeds of one topic computes it once."""
+    latest = feed_days(days, TOPIC_FEED_DAYS if topic else FEED_DAYS)
     seen: set[str] = set()
     out = []
     for day in latest:
         for paper in sorted(day.papers, key=lambda p: (-p.upvotes, p.feed_rank)):
-            if paper.arxiv_id in seen or (feed.topic and feed.topic not in unique(paper.topics)):
+            if paper.arxiv_id in seen or (topic and topic not in unique(paper.topics)):
                 continue
             seen.add(paper.arxiv_id)
             out.append((day, paper))
-    return out[:TOPIC_FEED_ITEMS] if feed.topic else out
+    return out[:TOPIC_FEED_ITEMS] if topic else out
 
 
 def _texts(paper: PaperRecord, lang: str) -> tuple[str, str]:
@@ -148,8 +152,8 @@ def _home(site_url: str, lang: str) -> str:
     return absolute(site_url, "index.html" if lang == FEED_LANG else f"index.html?lang={lang}")
 
 
-def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY) -> bytes:
-    items = entries(days, feed)
+def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None) -> bytes:
+    items = entries(days, feed.topic) if items is None else items
     ET.register_namespace("", ATOM_NS)
     q = f"{{{ATOM_NS}}}"
     root = ET.Element(q + "feed", {"{http://www.w3.org/XML/1998/namespace}lang": feed.lang})
@@ -183,12 +187,13 @@ def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY) -> b
         ET.SubElement(entry, q + "summary").text = desc
         ET.SubElement(entry, q + "content", type="html").text = _content_html(paper, desc, feed.lang)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    # Serialized to str and encoded once: an encoding= here would run a codec for each of thousands of writes.
+    return b"<?xml version='1.0' encoding='utf-8'?>\n" + ET.tostring(root, encoding="unicode").encode() + b"\n"
 
 
-def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY) -> bytes:
-    items: list[dict[str, Any]] = []
-    for day, paper in entries(days, feed):
+def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None) -> bytes:
+    out_items: list[dict[str, Any]] = []
+    for day, paper in entries(days, feed.topic) if items is None else items:
         title, desc = _texts(paper, feed.lang)
         item: dict[str, Any] = {
             "id": paper.arxiv_url,
@@ -205,7 +210,7 @@ def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY) -> b
         }
         if paper.published_at:
             item["date_published"] = _utc(paper.published_at)
-        items.append(item)
+        out_items.append(item)
     out: dict[str, Any] = {
         "version": JSONFEED_VERSION,
         "title": feed.title,
@@ -214,6 +219,6 @@ def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY) -> b
         "description": SUBTITLES[feed.lang],
         "language": feed.lang,
         "authors": [{"name": "hfdaily"}],
-        "items": items,
+        "items": out_items,
     }
     return (json.dumps(out, ensure_ascii=False, indent=1) + "\n").encode("utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from tasks.files import write_atomic
@@ -69,10 +70,17 @@ def discard(site_dir: Path, rel: str) -> Path | None:
     return path
 
 
-def sync_dir(dst: Path, files: dict[str, bytes]) -> list[Path]:
-    """Make folder `dst` hold exactly `files` (relative path -> bytes): unchanged files are not rewritten (a search
-    bundle's chunks are named by their content), files no longer in the set are deleted. Returns what it wrote."""
-    written = [out for rel, data in sorted(files.items()) if (out := write_if_changed(dst / rel, data)) is not None]
+def sync_dir(dst: Path, files: dict[str, bytes], named_by_content: Callable[[str], bool] = lambda rel: False
+             ) -> list[Path]:
+    """Make folder `dst` hold exactly `files` (relative path -> bytes): unchanged files are not rewritten, files no
+    longer in the set are deleted. Returns what it wrote. A file `named_by_content` (a search chunk whose name is
+    its hash) that exists is the same file: it is neither read nor rewritten."""
+    written = []
+    for rel, data in sorted(files.items()):
+        if named_by_content(rel) and (dst / rel).exists():
+            continue
+        if (out := write_if_changed(dst / rel, data)) is not None:
+            written.append(out)
     keep = {dst / rel for rel in files}
     for path in sorted(dst.rglob("*"), reverse=True) if dst.is_dir() else []:
         if path.is_file() and path not in keep:

@@ -7,9 +7,9 @@ connect-src 'self' (tasks/site/jinja.py: SEARCH_CSP); no other page changes. It 
 a web host: over file:// the search page says so and the rest of the site works as before.
 
 One custom record per paper and language (no extra HTML is rendered for it): the localized title and description
-(or the original ones), the original title, authors, printed affiliations and their canonical institutions, and
-topics. Records are data: Pagefind indexes them as text and its excerpts come back HTML-escaped; the page still
-inserts them as text nodes only (templates/static/search.js).
+(or the original ones), the original title, authors, printed affiliations and their canonical institutions,
+topics and the arXiv id. Records are data: Pagefind indexes them as text and its excerpts come back
+HTML-escaped; the page still inserts them as text nodes only (templates/static/search.js).
 
 Pagefind has no incremental update, so the archive is split into one bundle per month (`pagefind/YYYY-MM/`),
 which the search page merges in the browser: a daily run rebuilds only its date's month, and only when that
@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import subprocess
 import tempfile
 import threading
@@ -70,7 +71,8 @@ def records(days: dict[str, DayFile], institutions_of: Callable[[PaperRecord], l
                 out.append(Record(
                     url=f"d/{date}.html{query}#p-{paper.arxiv_id}",
                     language=lang,
-                    content="\n".join(x for x in (title, desc, paper.title if loc else "", people, places, tags) if x),
+                    content="\n".join(x for x in (title, desc, paper.title if loc else "", people, places, tags,
+                                                    paper.arxiv_id) if x),
                     meta={"title": title, "emoji": emoji(paper), "date": date, "id": paper.arxiv_id,
                           "up": str(paper.upvotes)},
                     filters={"topic": unique(paper.topics)} if paper.topics else {},
@@ -209,6 +211,15 @@ class BackgroundBuild:
         if self._error is not None:
             raise self._error
         return self._files
+
+
+_HASHED = re.compile(r"^(?:fragment|index|filter)/[a-z]+_[0-9a-f]{6,}\.pf_\w+$"
+                     r"|^pagefind\.[a-z]+_[0-9a-f]{6,}\.pf_meta$")
+
+
+def named_by_content(rel: str) -> bool:
+    """Whether a bundle file's name is its content's hash (the chunks): same name, same bytes."""
+    return bool(_HASHED.match(rel))
 
 
 def bundle_dir(name: str) -> str:
