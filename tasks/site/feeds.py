@@ -143,6 +143,23 @@ def _content_html(paper: PaperRecord, desc: str, lang: str) -> str:
     return str(Markup("\n").join(parts))
 
 
+Memo = dict[tuple[int, str], tuple[str, str, str]]
+
+
+def _entry_texts(paper: PaperRecord, lang: str, memo: Memo | None) -> tuple[str, str, str]:
+    """Title, description and HTML content of a paper's entry. They are the same in its language feed, its topic
+    feeds and both formats: a caller building many feeds passes one `memo` (keyed by the record object, alive and
+    unchanged for the whole render) so each is built once."""
+    k = (id(paper), lang)
+    if memo is None or k not in memo:
+        title, desc = _texts(paper, lang)
+        texts = (title, desc, _content_html(paper, desc, lang))
+        if memo is None:
+            return texts
+        memo[k] = texts
+    return memo[k]
+
+
 def _entry_url(site_url: str, day: DayFile, paper: PaperRecord, lang: str) -> str:
     query = "" if lang == FEED_LANG else f"?lang={lang}"
     return absolute(site_url, f"d/{day.date}.html{query}#p-{paper.arxiv_id}")
@@ -152,7 +169,8 @@ def _home(site_url: str, lang: str) -> str:
     return absolute(site_url, "index.html" if lang == FEED_LANG else f"index.html?lang={lang}")
 
 
-def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None) -> bytes:
+def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None,
+              memo: Memo | None = None) -> bytes:
     items = entries(days, feed.topic) if items is None else items
     ET.register_namespace("", ATOM_NS)
     q = f"{{{ATOM_NS}}}"
@@ -169,7 +187,7 @@ def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, item
     ET.SubElement(ET.SubElement(root, q + "author"), q + "name").text = "hfdaily"
     ET.SubElement(root, q + "generator").text = "hfdaily"
     for day, paper in items:
-        title, desc = _texts(paper, feed.lang)
+        title, desc, html = _entry_texts(paper, feed.lang, memo)
         entry = ET.SubElement(root, q + "entry")
         # The arXiv URL is the paper's stable identity, so a paper listed again later is not a new entry.
         ET.SubElement(entry, q + "id").text = paper.arxiv_url
@@ -185,23 +203,24 @@ def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, item
         for tag in unique(paper.topics):
             ET.SubElement(entry, q + "category", term=tag, label=tag_label(tag))
         ET.SubElement(entry, q + "summary").text = desc
-        ET.SubElement(entry, q + "content", type="html").text = _content_html(paper, desc, feed.lang)
+        ET.SubElement(entry, q + "content", type="html").text = html
     ET.indent(root)
     # Serialized to str and encoded once: an encoding= here would run a codec for each of thousands of writes.
     return b"<?xml version='1.0' encoding='utf-8'?>\n" + ET.tostring(root, encoding="unicode").encode() + b"\n"
 
 
-def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None) -> bytes:
+def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None,
+              memo: Memo | None = None) -> bytes:
     out_items: list[dict[str, Any]] = []
     for day, paper in entries(days, feed.topic) if items is None else items:
-        title, desc = _texts(paper, feed.lang)
+        title, desc, html = _entry_texts(paper, feed.lang, memo)
         item: dict[str, Any] = {
             "id": paper.arxiv_url,
             "url": _entry_url(site_url, day, paper, feed.lang),
             "external_url": paper.arxiv_url,
             "title": title,
             "content_text": desc,
-            "content_html": _content_html(paper, desc, feed.lang),
+            "content_html": html,
             "summary": desc,
             "date_modified": _utc(day_time(day)),
             "tags": unique(paper.topics),

@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import escape
 
 from tasks.site.i18n import DEFAULT_LANG, LANGS, format_date, load_strings, translator
 from tasks.site.views import short_count, tag_label
@@ -34,8 +35,9 @@ def environment(templates_dir: Path) -> Environment:
     strings = load_strings(templates_dir)
     env.globals.update(
         t=translator(strings, DEFAULT_LANG),
-        # The same strings as a plain dict: `T['key']` is a subscript, far cheaper than a call per card.
-        T={key: texts[DEFAULT_LANG] for key, texts in strings.items()},
+        # The same strings as a plain dict: `T['key']` is a subscript, far cheaper than a call per card. Escaped
+        # once here (they are the project's own strings, never LLM text), so autoescape passes them through.
+        T={key: escape(texts[DEFAULT_LANG]) for key, texts in strings.items()},
         lang=DEFAULT_LANG,
         langs=LANGS,
         csp=CSP,

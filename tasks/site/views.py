@@ -81,7 +81,7 @@ def emoji(paper: PaperRecord) -> str:
 
 
 def unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(s.strip() for s in items if s and s.strip()))
+    return [s for s in dict.fromkeys(s.strip() for s in items if s) if s]
 
 
 def tag_label(tag: str) -> str:
@@ -93,15 +93,10 @@ def short_count(n: int) -> str:
 
 
 def paper_links(paper: PaperRecord) -> list[Link]:
-    candidates = [
-        Link("link_hf", paper.hf_url),
-        Link("link_arxiv", paper.arxiv_url),
-        Link("link_pdf", paper.pdf_url),
-        Link("link_code", paper.github_repo or "",
-             f"★ {short_count(paper.github_stars)}" if paper.github_stars is not None else ""),
-        Link("link_project", paper.project_page or ""),
-    ]
-    return [Link(c.key, url, c.extra) for c in candidates if (url := safe_url(c.url))]
+    stars = f"★ {short_count(paper.github_stars)}" if paper.github_stars is not None else ""
+    candidates = (("link_hf", paper.hf_url, ""), ("link_arxiv", paper.arxiv_url, ""), ("link_pdf", paper.pdf_url, ""),
+                  ("link_code", paper.github_repo, stars), ("link_project", paper.project_page, ""))
+    return [Link(key, url, extra) for key, raw, extra in candidates if (url := safe_url(raw))]
 
 
 def card_image(paper: PaperRecord, root: str = "") -> CardImage | None:
