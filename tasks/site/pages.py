@@ -48,6 +48,7 @@ class Site:
     _cards: dict[tuple[str, str, str], Markup] = field(default_factory=dict, init=False)
     _data: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
     _months: dict[str, aggregate.MonthSummary] = field(default_factory=dict, init=False)
+    _institutions_of: dict[int, list[str]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.dates = sorted(d for d, day in self.days.items() if is_published(day))
@@ -90,7 +91,12 @@ class Site:
         return Institutions(printed, load_aliases(self.templates_dir / "institutions.json"))
 
     def institutions_of(self, paper: PaperRecord) -> list[str]:
-        return self.institutions.of(paper.affiliations)
+        """A paper's canonical institutions; asked for by its card data, its day, its month and the search index,
+        so kept per record (alive and unchanged for the whole render)."""
+        k = id(paper)
+        if k not in self._institutions_of:
+            self._institutions_of[k] = self.institutions.of(paper.affiliations)
+        return self._institutions_of[k]
 
     def card_html(self, date: str, paper: PaperRecord, root: str) -> Markup:
         """One paper's card as listed on `date`, for a page `root` away from the site root. Rendered once and

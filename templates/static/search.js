@@ -13,7 +13,7 @@
   "use strict";
 
   const LANGS = ["ru", "en", "zh"];
-  const PAGE = 20;
+  const PAGE = 10; // results whose details (one fetch each) load at once; "show more" loads the next ones
   const DEBOUNCE_MS = 120;
   const LINK = /(?:^|\/)(d\/\d{4}-\d{2}-\d{2}\.html(?:\?lang=(?:ru|en|zh))?#p-[A-Za-z0-9._-]+)$/;
   const ENTITIES = { "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'", "&#x27;": "'" };

@@ -322,9 +322,9 @@
     const compare = COMPARE[state.sort];
     const sorted = all.slice().sort((a, b) => (b.pinNow - a.pinNow) || compare(a.p, b.p));
     if (sorted.some((it, i) => it !== list.order[i])) {
-      const frag = document.createDocumentFragment();
-      for (const it of sorted) frag.appendChild(it.card);
-      list.box.appendChild(frag); // moved cards keep their state (open descriptions, focus)
+      // One call for the new order; moved cards keep their state (open descriptions). DOM order, not CSS `order`,
+      // so keyboard and screen-reader order follow what is seen.
+      list.box.replaceChildren(...sorted.map((it) => it.card));
       list.order = sorted;
     }
     const terms = fold(state.q).split(/\s+/).filter(Boolean);
