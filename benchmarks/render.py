@@ -1,16 +1,21 @@
-"""Benchmark: render a year of synthetic days (250 × 25 papers) and print a Markdown table.
+"""Benchmark: render a year of synthetic days (250 × 25 papers, each with a first-page image) and print a table.
 
     python benchmarks/render.py [--days 250] [--papers 25] [--profile]
 
 The store is invented data built from the pydantic models (tests/site_data.py) in a temporary directory.
-Target: a full `render_site` in ≤ 5 s.
+Rows: the pages alone (cold, with images: the target, ≤ 5 s), the same without images (what the <img> tags
+cost), the search index alone (Pagefind, every month bundle: its seconds, files and MB), the full render with the
+index (they overlap: the index builds in Pagefind's process while Python renders pages), a warm re-render (nothing
+changed: no bundle rebuilt), and the daily run's render after its day changed (its month's bundle rebuilt).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
+import resource
 import sys
 import tempfile
 import time
@@ -20,49 +25,107 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from tasks.render import load_days, render_for_day, render_site  # noqa: E402
-from tasks.settings import Settings  # noqa: E402
-from tests.site_data import synthetic_store, write_store  # noqa: E402
+from tasks.settings import TEMPLATES_DIR, Settings  # noqa: E402
+from tasks.site import search  # noqa: E402
+from tasks.site.pages import Site, search_records  # noqa: E402
+from tests.site_data import paper, synthetic_store, write_store  # noqa: E402
+
+
+def _store(days: int, papers: int, images: bool) -> list:
+    store = synthetic_store(days, papers)
+    if images:  # the shape a first-page image step stores: a site-relative path with its size
+        for day in store:
+            for p in day.papers:
+                p.image = {"path": f"img/{p.arxiv_id}.webp", "width": 400, "height": 518}
+    return store
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (Pagefind): on a busy machine wall time mostly
+    measures the neighbours, CPU time what the work costs."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _files(site_dir: str, keys: list[str]) -> tuple[int, float]:
+    return len(keys), sum((Path(site_dir) / k).stat().st_size for k in keys) / 1e6
 
 
 def measure(days: int = 250, papers: int = 25, profile: bool = False) -> dict[str, Any]:
-    """Build a synthetic store in a temporary directory and time loading and rendering it.
+    """Build synthetic stores in a temporary directory and time loading and rendering them.
 
     Returns the store's size and one row per step: {"step", "seconds", "files", "mb"} (files written, MB)."""
+    rows: list[dict[str, Any]] = []
+    clock = [_cpu()]
+
+    def row(step: str, seconds: float, written: list[str] | None = None, files: int = 0, mb: float = 0.0,
+            site_dir: str = "") -> None:
+        if written is not None:
+            files, mb = _files(site_dir, written)
+        now = _cpu()
+        rows.append({"step": step, "seconds": seconds, "cpu": now - clock[0], "files": files, "mb": mb})
+        clock[0] = now
+
+    profiler = cProfile.Profile() if profile else None
     with tempfile.TemporaryDirectory(prefix="hfdaily-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data", site_dir=Path(tmp) / "site",
-                            site_url="https://example.org/hfdaily")
-        store = synthetic_store(days, papers)
-        write_store(Path(settings.data_dir, "days"), store)
+        base = Path(tmp)
+        store = _store(days, papers, images=True)
+        pages = Settings(data_dir=base / "data", site_dir=base / "pages", site_url="https://example.org/hfdaily",
+                         search_index=False)
+        write_store(Path(pages.data_dir, "days"), store)
         total_papers = sum(len(d.papers) for d in store)
-        store_mb = sum(p.stat().st_size for p in Path(settings.data_dir, "days").iterdir()) / 1e6
+        store_mb = sum(p.stat().st_size for p in Path(pages.data_dir, "days").iterdir()) / 1e6
 
-        rows: list[tuple[str, float, list[str] | None]] = []
+        clock[0] = _cpu()
         t0 = time.perf_counter()
-        load_days(settings)
-        rows.append(("load_days", time.perf_counter() - t0, None))
+        loaded = load_days(pages)
+        row("load_days", time.perf_counter() - t0)
 
-        profiler = cProfile.Profile() if profile else None
-        t0 = time.perf_counter()
         if profiler:
             profiler.enable()
-        written = render_site(settings)
+        t0 = time.perf_counter()
+        written = render_site(pages)
+        row("render_site (cold)", time.perf_counter() - t0, written, site_dir=pages.site_dir)
         if profiler:
             profiler.disable()
-        rows.append(("render_site (cold)", time.perf_counter() - t0, written))
+
+        plain = Settings(data_dir=base / "plain", site_dir=base / "plain-site", site_url=pages.site_url,
+                         search_index=False)
+        write_store(Path(plain.data_dir, "days"), _store(days, papers, images=False))
+        clock[0] = _cpu()
+        t0 = time.perf_counter()
+        written = render_site(plain)
+        row("render_site (cold, no images)", time.perf_counter() - t0, written, site_dir=plain.site_dir)
+
+        site = Site(loaded, TEMPLATES_DIR)
+        clock[0] = _cpu()
+        t0 = time.perf_counter()
+        bundles = search.build_bundles({m: search_records(site, m) for m in site.months})
+        seconds = time.perf_counter() - t0
+        files = sum(len(b) for b in bundles.values())
+        size = sum(len(v) for b in bundles.values() for v in b.values()) / 1e6
+        row(f"search index alone ({len(bundles)} month bundles)", seconds, files=files, mb=size)
+
+        full = Settings(data_dir=pages.data_dir, site_dir=base / "full", site_url=pages.site_url)
+        clock[0] = _cpu()
+        t0 = time.perf_counter()
+        written = render_site(full)
+        row("render_site (cold, pages + search index)", time.perf_counter() - t0, written, site_dir=full.site_dir)
 
         t0 = time.perf_counter()
-        written_again = render_site(settings)
-        rows.append(("render_site (warm)", time.perf_counter() - t0, written_again))
+        written = render_site(full)
+        row("render_site (warm, index up to date)", time.perf_counter() - t0, written, site_dir=full.site_dir)
 
+        latest = store[-1]
+        latest.papers.append(paper("9999.00001", "A paper added by the day's next run"))
+        write_store(Path(full.data_dir, "days"), [latest])
+        clock[0] = _cpu()
         t0 = time.perf_counter()
-        daily = render_for_day(settings, store[-1].date)
-        rows.append(("render_for_day (latest)", time.perf_counter() - t0, daily))
-        table = [
-            {"step": name, "seconds": seconds, "files": len(files) if files is not None else 0,
-             "mb": sum((Path(settings.site_dir) / key).stat().st_size for key in files) / 1e6 if files else 0.0}
-            for name, seconds, files in rows
-        ]
-    return {"days": len(store), "papers": total_papers, "store_mb": store_mb, "rows": table, "profiler": profiler}
+        written = render_for_day(full, latest.date)
+        row("render_for_day (latest, changed: its month re-indexed)", time.perf_counter() - t0, written,
+            site_dir=full.site_dir)
+    return {"days": len(store), "papers": total_papers, "store_mb": store_mb, "rows": rows, "profiler": profiler}
 
 
 def main() -> None:
@@ -73,12 +136,13 @@ def main() -> None:
     args = parser.parse_args()
 
     result = measure(args.days, args.papers, args.profile)
-    print(f"Synthetic store: {result['days']} days, {result['papers']} papers, {result['store_mb']:.1f} MB of JSON\n")
-    print("| step | days | papers | files | seconds | MB written |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"Synthetic store: {result['days']} days, {result['papers']} papers, {result['store_mb']:.1f} MB of JSON; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    print("| step | days | papers | files | seconds | CPU seconds | MB written |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for row in result["rows"]:
         print(f"| {row['step']} | {result['days']} | {result['papers']} | {row['files']} | {row['seconds']:.2f} "
-              f"| {row['mb']:.1f} |")
+              f"| {row['cpu']:.2f} | {row['mb']:.1f} |")
     if result["profiler"]:
         print()
         pstats.Stats(result["profiler"]).sort_stats("cumulative").print_stats(25)

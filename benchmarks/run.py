@@ -9,7 +9,9 @@ run in a fresh subprocess with its own PREFECT_HOME and temporary data dir:
 3. a warm re-run of the cold day: time beyond start-up, LLM and PDF requests;
 4. a 10-day backfill: papers per minute, peak RSS of the process tree (pdf workers included);
 5. the site render of 250 days × 25 papers (benchmarks/render.py) and PDF parsing of the real fixtures;
-6. Prefect's own cost per task run (empty tasks).
+6. Prefect's own cost per task run (empty tasks);
+7. the month page of 600+ cards in Chromium: first paint, each filter and sort (benchmarks/month_page.py), and the
+   archive search's latency on 250 days over loopback HTTP (benchmarks/search_page.py).
 
 Prints a Markdown table and writes everything to benchmarks/results/<timestamp>.json.
 """
@@ -466,8 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-parallel", type=int, default=2, help="dates at once in the backfill (the CLI default)")
     p.add_argument("--render-days", type=int, default=250)
     p.add_argument("--ephemeral", action="store_true", help="no shared server: each run starts Prefect's own")
-    p.add_argument("--only", nargs="+", choices=(*FLOW_PARTS, "render", "pdf", "workers"),
-                   default=[*FLOW_PARTS, "render", "pdf", "workers"], help="measure only these parts")
+    parts = (*FLOW_PARTS, "render", "pdf", "month", "search", "workers")
+    p.add_argument("--only", nargs="+", choices=parts, default=list(parts), help="measure only these parts")
     p.add_argument("--workers", nargs="+", type=int, default=[1, 2, 3],
                    help="worker counts of rows 7 (backfill on PostgreSQL + S3)")
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
@@ -508,6 +510,16 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks.pdfparse import measure
 
             res["pdf"] = measure()
+        if "month" in args.only:  # the month page of 600+ cards in Chromium (benchmarks/month_page.py)
+            from benchmarks import month_page
+
+            res["month"] = month_page.measure()
+            res["month"]["report"] = month_page.report(res["month"])
+        if "search" in args.only:  # archive search latency over HTTP (benchmarks/search_page.py)
+            from benchmarks import search_page
+
+            res["search"] = search_page.measure(args.render_days, args.papers)
+            res["search"]["report"] = search_page.report(res["search"])
     finally:
         res["load_after"] = load_average()
         if args.keep:
@@ -515,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     md = table(res)
+    md += "".join(f"\n\n{res[part]['report']}" for part in ("month", "search") if part in res)
     res["markdown"] = md
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -48,7 +48,7 @@ class SandboxClient:
         return self._call("POST", "/_latency", seconds)
 
     def config(self, **kw: Any) -> dict[str, Any]:
-        """config(papers_per_day=n)."""
+        """config(papers_per_day=n, empty_dates=["YYYY-MM-DD", ...])."""
         return self._call("POST", "/_config", kw)
 
     def planted(self, arxiv_id: str) -> dict[str, Any]:

@@ -63,8 +63,14 @@ def is_future(date: str) -> bool:
     return day is not None and day > datetime.now(UTC).date()
 
 
+def is_weekend(date: str) -> bool:
+    """HF lists no papers on Saturdays and Sundays; the synthetic feed does the same."""
+    day = parse_date(date)
+    return day is not None and day.weekday() >= 5
+
+
 def synthetic_items(date: str, count: int, thumb_base: str) -> list[dict[str, Any]]:
-    if is_future(date):
+    if is_future(date) or is_weekend(date):
         return []
     return [feed_item(p, thumb_base) for p in papers_for_date(date, count)]
 

@@ -180,7 +180,9 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._json(400, {"error": "Invalid limit or page"})
             return
-        if state.recorded_dir is not None:
+        if state.answers_empty(date):
+            items = []
+        elif state.recorded_dir is not None:
             items = feed.recorded_items(state.recorded_dir, date)
         else:
             host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_port}"

@@ -25,6 +25,7 @@ class SandboxState:
             self.rules: list[Rule] = []
             self.latency: dict[str, float] = dict.fromkeys(TARGETS, 0.0)
             self.papers_per_day = self._default_papers
+            self.empty_dates: set[str] = set()
 
     def count(self, target: str, *, step: str | None = None, pdf_id: str | None = None) -> None:
         with self._lock:
@@ -81,9 +82,20 @@ class SandboxState:
             return self.latency.get(target, 0.0)
 
     def set_config(self, raw: Any) -> dict[str, Any]:
-        if not isinstance(raw, dict) or set(raw) - {"papers_per_day"}:
-            raise ValueError("config accepts {'papers_per_day': n}")
+        """`papers_per_day`: papers of a synthetic working day; `empty_dates`: dates whose feed answers `[]` until
+        the list is set again (a working day's first hours, before HF lists anything)."""
+        if not isinstance(raw, dict) or set(raw) - {"papers_per_day", "empty_dates"}:
+            raise ValueError("config accepts {'papers_per_day': n, 'empty_dates': ['YYYY-MM-DD', ...]}")
+        empty = raw.get("empty_dates")
+        if empty is not None and (not isinstance(empty, list) or not all(isinstance(d, str) for d in empty)):
+            raise ValueError("empty_dates is a list of YYYY-MM-DD strings")
         with self._lock:
             if "papers_per_day" in raw:
                 self.papers_per_day = max(0, int(raw["papers_per_day"]))
-            return {"papers_per_day": self.papers_per_day}
+            if empty is not None:
+                self.empty_dates = set(empty)
+            return {"papers_per_day": self.papers_per_day, "empty_dates": sorted(self.empty_dates)}
+
+    def answers_empty(self, date: str) -> bool:
+        with self._lock:
+            return date in self.empty_dates

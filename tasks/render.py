@@ -19,23 +19,29 @@ from tasks.lease import Lease
 from tasks.log import get_logger
 from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
-from tasks.site import feeds
+from tasks.site import search
 from tasks.site.i18n import i18n_script, load_strings
-from tasks.site.output import prune, sync_static, write_page
+from tasks.site.output import discard, drop_dirs, prune, sync_dir, sync_static, write_page
 from tasks.site.pages import (
     Site,
     Target,
     all_targets,
     day_relpath,
+    feed_files,
     render_archive,
     render_day,
     render_month,
+    render_search,
     render_zh,
+    search_records,
     targets_for_day,
+    unpublished_pages,
 )
+from tasks.storage import Storage
 from tasks.store import DAYS, site_lease
 
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 
 def day_page_key(date: str) -> str:
@@ -79,7 +85,10 @@ def render_site(settings: Settings) -> list[str]:
     with site_lease(settings) as lease:
         site = Site(load_days(settings), TEMPLATES_DIR)
         written = _render(settings, site, all_targets(site), lease)
-        removed = prune(settings.site, set(written)) if not lease.lost.is_set() else []
+        removed = []
+        if not lease.lost.is_set():
+            removed = prune(settings.site, set(written))
+            removed += drop_dirs(settings.site, search.INDEX_DIR, set(site.months), MONTH)
     if removed:
         get_logger().info("removed %d pages whose day file is gone", len(removed))
     return written
@@ -95,7 +104,14 @@ def render_for_day(settings: Settings, date: str) -> list[str]:
         site = Site(load_days(settings), TEMPLATES_DIR)
         if date not in site.days:
             get_logger().warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
-        return _render(settings, site, targets_for_day(site, date), lease)
+        elif date not in site.dates:
+            get_logger().info("%s has no papers (yet): no day page; the home page stays on %s", date, site.latest)
+        written = _render(settings, site, targets_for_day(site, date), lease)
+        removed = [] if lease.lost.is_set() else [k for rel in unpublished_pages(site, date)
+                                                   if (k := discard(settings.site, rel))]
+    if removed:
+        get_logger().info("removed %s: the date has no papers", ", ".join(removed))
+    return written
 
 
 def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease) -> list[str]:
@@ -106,6 +122,8 @@ def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease)
     written = sync_static(TEMPLATES_DIR / "static", out, {"i18n.js": i18n_script(strings)})
     if not settings.site_url and any(kind == "feeds" for kind, _ in targets):
         get_logger().warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
+    months = [key for kind, key in targets if kind == "search"] if settings.search_index else []
+    index = search.BackgroundBuild(lambda: {m: search_records(site, m) for m in months}, out) if months else None
     for kind, key in dict.fromkeys(targets):  # ordered and deduplicated
         if lease.lost.is_set():
             get_logger().warning("another render took the site over; it writes the remaining pages")
@@ -123,6 +141,24 @@ def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease)
         elif kind == "archive":
             written.append(write_page(out, "archive.html", render_archive(site)))
         elif kind == "feeds":
-            written.append(write_page(out, "feed.xml", feeds.atom_feed(site.days, settings.site_url)))
-            written.append(write_page(out, "feed.json", feeds.json_feed(site.days, settings.site_url)))
+            written += [write_page(out, rel, content) for rel, content in feed_files(site, settings.site_url)]
+        elif kind == "search-page":
+            written.append(write_page(out, "search.html", render_search(site, settings.search_index)))
+    if index is not None:
+        written += _write_index(out, index)
+    return written
+
+
+def _write_index(out: Storage, index: search.BackgroundBuild) -> list[str]:
+    """The rebuilt search bundles, through the writer; a failed index is logged and leaves the previous bundles."""
+    try:
+        bundles = index.result()
+    except Exception as exc:  # the pages are written: a broken index must not fail the run that stored the day
+        get_logger().error("search index not rebuilt, the previous one stays: %s", exc)
+        return []
+    written = [k for name, files in bundles.items()
+               for k in sync_dir(out, search.bundle_dir(name), files, search.named_by_content)]
+    if bundles:
+        get_logger().info("search index: %d month bundles, %d records in %.1f s (%d up to date)",
+                          len(bundles), index.records, index.seconds, len(index.skipped))
     return written

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     data_dir: str = Field("data", validation_alias=_env("HFDAILY_DATA_DIR"))
     site_dir: str = Field("site", validation_alias=_env("HFDAILY_SITE_DIR"))
     site_url: str = Field("", validation_alias=_env("HFDAILY_SITE_URL"))
+    # Build the archive's search index (Pagefind) with the pages; off, the search page says it has no index.
+    search_index: bool = Field(True, validation_alias=_env("HFDAILY_SEARCH_INDEX"))
     hf_url: str = Field("https://huggingface.co", validation_alias=_env("HFDAILY_HF_URL"))
     arxiv_url: str = Field("https://arxiv.org", validation_alias=_env("HFDAILY_ARXIV_URL"))
 

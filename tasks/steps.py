@@ -137,6 +137,19 @@ def empty_is_final(day: DayFile) -> bool:
     )
 
 
+def is_published(day: DayFile) -> bool:
+    """Whether a date is shown to readers: it has a day page, a place in prev/next, can be the home page's day,
+    gives feed entries and may be posted. That is: it has stored papers.
+
+    A date whose feed was empty (a weekend, a holiday, or a working day's first hours) is never published, final
+    or not; its day file stays so that its runs are recorded. It becomes published on the first run that stores
+    a paper, and stays so: an empty answer later (an upstream hiccup) drops no stored paper (`merge_feed`). The
+    same rule is read by the site (tasks/site/pages.py) and by anything that posts a day; the backfill planner
+    reads its other half, `empty_is_final`, to decide whether an unpublished date is worth another run.
+    """
+    return bool(day.papers)
+
+
 def _utc(when: datetime) -> datetime:
     return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 

@@ -1,31 +1,94 @@
-"""Atom and JSON Feed 1.1 of the latest days' papers, with absolute links built from `site_url`.
+"""Atom and JSON Feed 1.1 of the latest papers: one pair per language (ru, en, zh) and one per topic and language,
+with absolute links built from `site_url`.
 
-Built with ElementTree / json rather than templates so that escaping and well-formedness come for free.
+Built with ElementTree / json rather than templates so that escaping and well-formedness come for free. Only
+published days (with papers) are passed in: an empty date never becomes an entry or moves `updated`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
 from markupsafe import Markup
 
 from tasks.models import DayFile, PaperRecord
+from tasks.site.i18n import LANGS
 from tasks.site.views import emoji, localized, paper_links, tag_label, unique
 
-FEED_DAYS = 7  # the feed holds the papers of this many latest stored days
-FEED_LANG = "en"
+FEED_DAYS = 7  # a language feed holds the papers of this many latest published days
+TOPIC_FEED_DAYS = 30  # a topic is rarer: its feed looks back further ...
+TOPIC_FEED_ITEMS = 50  # ... and keeps at most this many papers
+FEED_LANG = "en"  # the language of the legacy feed.xml / feed.json
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
-FEED_TITLE = "HF Daily Papers"
 FEED_AUTHORS_SHOWN = 10
 
+TITLES = {"en": "HF Daily Papers", "ru": "HF Daily Papers — на русском", "zh": "HF 每日论文"}
+SUBTITLES = {
+    "en": "Hugging Face Daily Papers, summarized every day",
+    "ru": "Статьи дня с Hugging Face, кратко и по-русски",
+    "zh": "Hugging Face 每日论文，每天中文摘要",
+}
+LINK_LABELS = {
+    "en": {"link_hf": "Hugging Face", "link_arxiv": "arXiv", "link_pdf": "PDF", "link_code": "Code",
+           "link_project": "Project page"},
+    "ru": {"link_hf": "Hugging Face", "link_arxiv": "arXiv", "link_pdf": "PDF", "link_code": "Код",
+           "link_project": "Страница проекта"},
+    "zh": {"link_hf": "Hugging Face", "link_arxiv": "arXiv", "link_pdf": "PDF", "link_code": "代码",
+           "link_project": "项目主页"},
+}
 
-def feed_days(days: dict[str, DayFile]) -> list[DayFile]:
-    """The latest FEED_DAYS days, newest first."""
-    return [days[d] for d in sorted(days, reverse=True)[:FEED_DAYS]]
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """One feed: its language, its topic (None: every paper) and where its two files go under the site."""
+
+    lang: str
+    topic: str | None = None
+    atom_path: str = ""
+    json_path: str = ""
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.lang] + (f" · {tag_label(self.topic)}" if self.topic else "")
+
+
+def topic_slug(topic: str) -> str:
+    """A file-name-safe, unique name for a topic: `LONG_CONTEXT` → `long-context`. A topic that needed more than
+    lower-casing and `_` → `-` (LLM text, after all) gets a hash suffix so two topics never share a file."""
+    plain = topic.strip().lower().replace("_", "-")
+    slug = re.sub(r"[^a-z0-9-]+", "-", plain).strip("-")[:40]
+    if slug != plain or not slug:
+        slug = f"{slug}-{hashlib.sha1(topic.encode()).hexdigest()[:8]}".lstrip("-")
+    return slug
+
+
+def language_feed(lang: str) -> Feed:
+    return Feed(lang, None, f"feeds/{lang}.xml", f"feeds/{lang}.json")
+
+
+def topic_feed(topic: str, lang: str) -> Feed:
+    slug = topic_slug(topic)
+    return Feed(lang, topic, f"feeds/topic-{slug}.{lang}.xml", f"feeds/topic-{slug}.{lang}.json")
+
+
+LEGACY = Feed(FEED_LANG, None, "feed.xml", "feed.json")
+
+
+def all_feeds(topics: list[str]) -> list[Feed]:
+    """The language feeds, then every topic in every language."""
+    return [language_feed(lang) for lang in LANGS] + [topic_feed(t, lang) for t in topics for lang in LANGS]
+
+
+def feed_days(days: dict[str, DayFile], count: int = FEED_DAYS) -> list[DayFile]:
+    """The latest `count` days, newest first."""
+    return [days[d] for d in sorted(days, reverse=True)[:count]]
 
 
 def absolute(site_url: str, path: str) -> str:
@@ -44,27 +107,32 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _entries(days: list[DayFile]) -> list[tuple[DayFile, PaperRecord]]:
-    """Papers of the feed's days, newest day first, each paper once (at its latest day)."""
+Entries = list[tuple[DayFile, PaperRecord]]
+
+
+def entries(days: dict[str, DayFile], topic: str | None = None) -> Entries:
+    """Papers of the feed's days, newest day first, each paper once (at its latest day); the same for every
+    language, so a caller building several feeds of one topic computes it once."""
+    latest = feed_days(days, TOPIC_FEED_DAYS if topic else FEED_DAYS)
     seen: set[str] = set()
     out = []
-    for day in days:
+    for day in latest:
         for paper in sorted(day.papers, key=lambda p: (-p.upvotes, p.feed_rank)):
-            if paper.arxiv_id not in seen:
-                seen.add(paper.arxiv_id)
-                out.append((day, paper))
-    return out
+            if paper.arxiv_id in seen or (topic and topic not in unique(paper.topics)):
+                continue
+            seen.add(paper.arxiv_id)
+            out.append((day, paper))
+    return out[:TOPIC_FEED_ITEMS] if topic else out
 
 
-def _texts(paper: PaperRecord) -> tuple[str, str]:
-    loc = localized(paper, FEED_LANG)
+def _texts(paper: PaperRecord, lang: str) -> tuple[str, str]:
+    loc = localized(paper, lang)
     title = f"{emoji(paper)} {loc.title if loc else paper.title}"
     return title, loc.desc if loc else paper.abstract
 
 
-def _content_html(paper: PaperRecord, desc: str) -> str:
-    labels = {"link_hf": "Hugging Face", "link_arxiv": "arXiv", "link_pdf": "PDF", "link_code": "Code",
-              "link_project": "Project page"}
+def _content_html(paper: PaperRecord, desc: str, lang: str) -> str:
+    labels = LINK_LABELS[lang]
     links = Markup(" · ").join(
         Markup('<a href="{}">{}</a>').format(link.url, labels[link.key]) for link in paper_links(paper)
     )
@@ -75,27 +143,51 @@ def _content_html(paper: PaperRecord, desc: str) -> str:
     return str(Markup("\n").join(parts))
 
 
-def _entry_url(site_url: str, day: DayFile, paper: PaperRecord) -> str:
-    return absolute(site_url, f"d/{day.date}.html#p-{paper.arxiv_id}")
+Memo = dict[tuple[int, str], tuple[str, str, str]]
 
 
-def atom_feed(days: dict[str, DayFile], site_url: str) -> bytes:
-    latest = feed_days(days)
+def _entry_texts(paper: PaperRecord, lang: str, memo: Memo | None) -> tuple[str, str, str]:
+    """Title, description and HTML content of a paper's entry. They are the same in its language feed, its topic
+    feeds and both formats: a caller building many feeds passes one `memo` (keyed by the record object, alive and
+    unchanged for the whole render) so each is built once."""
+    k = (id(paper), lang)
+    if memo is None or k not in memo:
+        title, desc = _texts(paper, lang)
+        texts = (title, desc, _content_html(paper, desc, lang))
+        if memo is None:
+            return texts
+        memo[k] = texts
+    return memo[k]
+
+
+def _entry_url(site_url: str, day: DayFile, paper: PaperRecord, lang: str) -> str:
+    query = "" if lang == FEED_LANG else f"?lang={lang}"
+    return absolute(site_url, f"d/{day.date}.html{query}#p-{paper.arxiv_id}")
+
+
+def _home(site_url: str, lang: str) -> str:
+    return absolute(site_url, "index.html" if lang == FEED_LANG else f"index.html?lang={lang}")
+
+
+def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None,
+              memo: Memo | None = None) -> bytes:
+    items = entries(days, feed.topic) if items is None else items
     ET.register_namespace("", ATOM_NS)
     q = f"{{{ATOM_NS}}}"
-    root = ET.Element(q + "feed", {"{http://www.w3.org/XML/1998/namespace}lang": FEED_LANG})
-    ET.SubElement(root, q + "id").text = absolute(site_url, "feed.xml") if site_url else "urn:hfdaily:feed"
-    ET.SubElement(root, q + "title").text = FEED_TITLE
-    ET.SubElement(root, q + "subtitle").text = "Hugging Face Daily Papers, summarized every day"
-    updated = max((day_time(d) for d in latest), default=datetime(1970, 1, 1, tzinfo=UTC))
+    root = ET.Element(q + "feed", {"{http://www.w3.org/XML/1998/namespace}lang": feed.lang})
+    ET.SubElement(root, q + "id").text = (absolute(site_url, feed.atom_path) if site_url
+                                         else f"urn:hfdaily:{feed.atom_path}")
+    ET.SubElement(root, q + "title").text = feed.title
+    ET.SubElement(root, q + "subtitle").text = SUBTITLES[feed.lang]
+    updated = max((day_time(d) for d, _ in items), default=None) or max(
+        (day_time(d) for d in feed_days(days)), default=datetime(1970, 1, 1, tzinfo=UTC))
     ET.SubElement(root, q + "updated").text = _utc(updated)
-    ET.SubElement(root, q + "link", rel="self", type="application/atom+xml",
-                  href=absolute(site_url, "feed.xml"))
-    ET.SubElement(root, q + "link", rel="alternate", type="text/html", href=absolute(site_url, "index.html"))
+    ET.SubElement(root, q + "link", rel="self", type="application/atom+xml", href=absolute(site_url, feed.atom_path))
+    ET.SubElement(root, q + "link", rel="alternate", type="text/html", href=_home(site_url, feed.lang))
     ET.SubElement(ET.SubElement(root, q + "author"), q + "name").text = "hfdaily"
     ET.SubElement(root, q + "generator").text = "hfdaily"
-    for day, paper in _entries(latest):
-        title, desc = _texts(paper)
+    for day, paper in items:
+        title, desc, html = _entry_texts(paper, feed.lang, memo)
         entry = ET.SubElement(root, q + "entry")
         # The arXiv URL is the paper's stable identity, so a paper listed again later is not a new entry.
         ET.SubElement(entry, q + "id").text = paper.arxiv_url
@@ -104,45 +196,48 @@ def atom_feed(days: dict[str, DayFile], site_url: str) -> bytes:
         if paper.published_at:
             ET.SubElement(entry, q + "published").text = _utc(paper.published_at)
         ET.SubElement(entry, q + "link", rel="alternate", type="text/html",
-                      href=_entry_url(site_url, day, paper))
+                      href=_entry_url(site_url, day, paper, feed.lang))
         ET.SubElement(entry, q + "link", rel="related", href=paper.arxiv_url)
         for name in unique(paper.authors)[:FEED_AUTHORS_SHOWN] or ["unknown"]:
             ET.SubElement(ET.SubElement(entry, q + "author"), q + "name").text = name
         for tag in unique(paper.topics):
             ET.SubElement(entry, q + "category", term=tag, label=tag_label(tag))
         ET.SubElement(entry, q + "summary").text = desc
-        ET.SubElement(entry, q + "content", type="html").text = _content_html(paper, desc)
+        ET.SubElement(entry, q + "content", type="html").text = html
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    # Serialized to str and encoded once: an encoding= here would run a codec for each of thousands of writes.
+    return b"<?xml version='1.0' encoding='utf-8'?>\n" + ET.tostring(root, encoding="unicode").encode() + b"\n"
 
 
-def json_feed(days: dict[str, DayFile], site_url: str) -> bytes:
-    latest = feed_days(days)
-    items: list[dict[str, Any]] = []
-    for day, paper in _entries(latest):
-        title, desc = _texts(paper)
+def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None,
+              memo: Memo | None = None) -> bytes:
+    out_items: list[dict[str, Any]] = []
+    for day, paper in entries(days, feed.topic) if items is None else items:
+        title, desc, html = _entry_texts(paper, feed.lang, memo)
         item: dict[str, Any] = {
             "id": paper.arxiv_url,
-            "url": _entry_url(site_url, day, paper),
+            "url": _entry_url(site_url, day, paper, feed.lang),
             "external_url": paper.arxiv_url,
             "title": title,
             "content_text": desc,
-            "content_html": _content_html(paper, desc),
+            "content_html": html,
             "summary": desc,
             "date_modified": _utc(day_time(day)),
             "tags": unique(paper.topics),
             "authors": [{"name": n} for n in unique(paper.authors)[:FEED_AUTHORS_SHOWN]],
+            "language": feed.lang,
         }
         if paper.published_at:
             item["date_published"] = _utc(paper.published_at)
-        items.append(item)
-    feed: dict[str, Any] = {
+        out_items.append(item)
+    out: dict[str, Any] = {
         "version": JSONFEED_VERSION,
-        "title": FEED_TITLE,
-        "home_page_url": absolute(site_url, "index.html"),
-        "feed_url": absolute(site_url, "feed.json"),
-        "description": "Hugging Face Daily Papers, summarized every day",
-        "language": FEED_LANG,
-        "items": items,
+        "title": feed.title,
+        "home_page_url": _home(site_url, feed.lang),
+        "feed_url": absolute(site_url, feed.json_path),
+        "description": SUBTITLES[feed.lang],
+        "language": feed.lang,
+        "authors": [{"name": "hfdaily"}],
+        "items": out_items,
     }
-    return (json.dumps(feed, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return (json.dumps(out, ensure_ascii=False, indent=1) + "\n").encode("utf-8")

@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import escape
 
 from tasks.site.i18n import DEFAULT_LANG, LANGS, format_date, load_strings, translator
 from tasks.site.views import short_count, tag_label
@@ -14,6 +15,11 @@ from tasks.site.views import short_count, tag_label
 # matching 'self' for a file:// page, so the same policy works on a web host and when opened from disk.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "base-uri 'none'; form-action 'none'")
+# The search page only: Pagefind's engine is WebAssembly ('wasm-unsafe-eval' lets the page compile it, and allows
+# nothing else: no eval, no inline script) and it fetches its index chunks from the site (connect-src 'self');
+# its web worker is a file of the site, allowed by script-src 'self'.
+SEARCH_CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; "
+              "img-src 'self' data:; base-uri 'none'; form-action 'none'")
 
 
 @lru_cache(maxsize=4)
@@ -29,8 +35,9 @@ def environment(templates_dir: Path) -> Environment:
     strings = load_strings(templates_dir)
     env.globals.update(
         t=translator(strings, DEFAULT_LANG),
-        # The same strings as a plain dict: `T['key']` is a subscript, far cheaper than a call per card.
-        T={key: texts[DEFAULT_LANG] for key, texts in strings.items()},
+        # The same strings as a plain dict: `T['key']` is a subscript, far cheaper than a call per card. Escaped
+        # once here (they are the project's own strings, never LLM text), so autoescape passes them through.
+        T={key: escape(texts[DEFAULT_LANG]) for key, texts in strings.items()},
         lang=DEFAULT_LANG,
         langs=LANGS,
         csp=CSP,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from tasks.storage import Storage
@@ -17,6 +18,7 @@ GENERATED = {
     "d": re.compile(r"^\d{4}-\d{2}-\d{2}\.html$"),
     "zh": re.compile(r"^\d{4}-\d{2}-\d{2}\.html$"),
     "m": re.compile(r"^\d{4}-\d{2}\.html$"),
+    "feeds": re.compile(r"^(?:ru|en|zh|topic-[a-z0-9-]+\.(?:ru|en|zh))\.(?:xml|json)$"),
 }
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -72,3 +74,42 @@ def prune(site: Storage, keep: set[str]) -> list[str]:
             if pattern.match(key.rsplit("/", 1)[-1]) and key not in keep and site.delete(key):
                 removed.append(key)
     return removed
+
+
+def discard(site: Storage, key: str) -> str | None:
+    """Delete one generated page if it exists (a date that lost its page); returns its key when it was there."""
+    sub, _, name = key.partition("/")
+    if sub not in GENERATED or not GENERATED[sub].match(name):
+        raise ValueError(f"{key} is not a generated page")
+    return key if site.delete(key) else None
+
+
+def sync_dir(site: Storage, prefix: str, files: dict[str, bytes],
+             named_by_content: Callable[[str], bool] = lambda rel: False) -> list[str]:
+    """Make the folder `prefix` of the site hold exactly `files` (relative path -> bytes): unchanged files are not
+    rewritten, files no longer in the set are deleted. Returns the keys it wrote. A file `named_by_content` (a
+    search chunk whose name is its hash) that exists is the same file: it is neither read nor rewritten."""
+    present = set(site.list(prefix, recursive=True))
+    written = []
+    for rel, data in sorted(files.items()):
+        key = f"{prefix}/{rel}"
+        if named_by_content(rel) and key in present:
+            continue
+        if (out := write_if_changed(site, key, data)) is not None:
+            written.append(out)
+    keep = {f"{prefix}/{rel}" for rel in files}
+    for key in sorted(present - keep):
+        site.delete(key)
+    return written
+
+
+def drop_dirs(site: Storage, parent: str, keep: set[str], pattern: re.Pattern[str]) -> list[str]:
+    """Delete the folders of `parent` named like `pattern` but not in `keep` (a month that lost its last day);
+    returns the folders' keys."""
+    removed: dict[str, None] = {}
+    for key in site.list(parent, recursive=True):
+        folder = key.removeprefix(f"{parent}/").split("/", 1)[0]
+        if "/" in key.removeprefix(f"{parent}/") and pattern.match(folder) and folder not in keep:
+            site.delete(key)
+            removed[f"{parent}/{folder}"] = None
+    return list(removed)

@@ -22,6 +22,9 @@ AFFILIATIONS_SHOWN = 10
 # An emoji (even a ZWJ sequence or flag) is short and has no letters, digits or markup; anything else the
 # LLM returned in that field is replaced by the placeholder rather than printed as a huge "icon".
 _EMOJI = re.compile(r"^[^\w\s<>&\"'`]{1,16}$")
+# A first-page image is a file of the site, named by a relative path: no scheme, no "..", no query.
+_IMAGE_PATH = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]{0,200}\.(?:png|jpe?g|webp|avif)\Z", re.IGNORECASE)
+IMAGE_SIZE = (400, 518)  # width, height used when the record gives none (a portrait page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,14 @@ class Link:
     @property
     def css(self) -> str:
         return "link-" + self.key.removeprefix("link_")
+
+
+@dataclass(frozen=True, slots=True)
+class CardImage:
+    src: str  # relative to the page (root prefix included)
+    alt: str
+    width: int
+    height: int
 
 
 @dataclass(slots=True)
@@ -54,6 +65,8 @@ class Card:
     tags: list[tuple[str, str]]  # (topic, "#label")
     links: list[Link] = field(default_factory=list)
     hf_url: str | None = None
+    day: str | None = None  # the date the card is listed under (the month page links to it)
+    image: CardImage | None = None  # the paper's first page, when a step stored one
 
 
 def localized(paper: PaperRecord, lang: str) -> Localized | None:
@@ -68,7 +81,7 @@ def emoji(paper: PaperRecord) -> str:
 
 
 def unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(s.strip() for s in items if s and s.strip()))
+    return [s for s in dict.fromkeys(s.strip() for s in items if s) if s]
 
 
 def tag_label(tag: str) -> str:
@@ -80,18 +93,33 @@ def short_count(n: int) -> str:
 
 
 def paper_links(paper: PaperRecord) -> list[Link]:
-    candidates = [
-        Link("link_hf", paper.hf_url),
-        Link("link_arxiv", paper.arxiv_url),
-        Link("link_pdf", paper.pdf_url),
-        Link("link_code", paper.github_repo or "",
-             f"★ {short_count(paper.github_stars)}" if paper.github_stars is not None else ""),
-        Link("link_project", paper.project_page or ""),
-    ]
-    return [Link(c.key, url, c.extra) for c in candidates if (url := safe_url(c.url))]
+    stars = f"★ {short_count(paper.github_stars)}" if paper.github_stars is not None else ""
+    candidates = (("link_hf", paper.hf_url, ""), ("link_arxiv", paper.arxiv_url, ""), ("link_pdf", paper.pdf_url, ""),
+                  ("link_code", paper.github_repo, stars), ("link_project", paper.project_page, ""))
+    return [Link(key, url, extra) for key, raw, extra in candidates if (url := safe_url(raw))]
 
 
-def card_view(paper: PaperRecord, lang: str = DEFAULT_LANG) -> Card:
+def card_image(paper: PaperRecord, root: str = "") -> CardImage | None:
+    """The stored first-page image as a lazy <img>, or None.
+
+    The record's `image` is a site-relative path ("img/2501.00001.webp") or an object {"path", "width",
+    "height", "alt"}; anything else (a URL, "..", markup) shows no image rather than a surprising one."""
+    raw = (paper.model_extra or {}).get("image")
+    info = raw if isinstance(raw, dict) else {"path": raw}
+    path = info.get("path") or info.get("src")
+    if not isinstance(path, str) or not _IMAGE_PATH.match(path):
+        return None
+    try:
+        width, height = int(info.get("width") or IMAGE_SIZE[0]), int(info.get("height") or IMAGE_SIZE[1])
+    except (TypeError, ValueError):
+        width, height = IMAGE_SIZE
+    if not (0 < width <= 4000 and 0 < height <= 4000):
+        width, height = IMAGE_SIZE
+    alt = info.get("alt") if isinstance(info.get("alt"), str) else f"First page of {paper.title}"
+    return CardImage(root + path, alt[:300], width, height)
+
+
+def card_view(paper: PaperRecord, lang: str = DEFAULT_LANG, *, day: str | None = None, root: str = "") -> Card:
     loc = localized(paper, lang)
     authors = unique(paper.authors)
     cut = AUTHORS_SHOWN if len(authors) > AUTHORS_COLLAPSE_OVER else len(authors)
@@ -115,6 +143,8 @@ def card_view(paper: PaperRecord, lang: str = DEFAULT_LANG) -> Card:
         tags=[(tag, tag_label(tag)) for tag in unique(paper.topics)],
         links=paper_links(paper),
         hf_url=safe_url(paper.hf_url),
+        day=day,
+        image=card_image(paper, root),
     )
 
 
@@ -138,16 +168,18 @@ def texts_payload(paper: PaperRecord, with_desc: bool) -> dict[str, Any]:
     return out
 
 
-def paper_payload(paper: PaperRecord) -> dict[str, Any]:
-    """Everything the day page's script needs to sort, filter, search and translate one card."""
+def paper_payload(paper: PaperRecord, day: str = "", institutions: list[str] | None = None) -> dict[str, Any]:
+    """Everything the day and month pages' script needs to sort, filter, search and translate one card."""
     out = texts_payload(paper, with_desc=True)
     out.update(
         up=paper.upvotes,
         pub=paper.published_at.isoformat() if paper.published_at else None,
         rank=paper.feed_rank,
+        day=day,
         tags=unique(paper.topics),
         au=", ".join(unique(paper.authors)),
         af="; ".join(unique(paper.affiliations)),
+        inst=institutions or [],
     )
     return out
 

@@ -61,10 +61,20 @@ class LocalStorage(Storage):
         return sorted(keys)
 
     def delete(self, key: str) -> bool:
+        path = self._path(key)
         try:
-            self._path(key).unlink()
+            path.unlink()
         except FileNotFoundError:
             return False
+        # A bucket has no empty folders; neither should the local store (a month's search bundle that is gone
+        # leaves no folder behind). rmdir only removes empty ones, and a racing writer recreates its own.
+        for parent in path.parents:
+            if parent == self.root or self.root not in parent.parents:
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
         return True
 
     def read_versioned(self, key: str) -> tuple[bytes, str] | None:

@@ -4,6 +4,7 @@ navigation and XSS resistance. One browser for the module; a fresh context (fres
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,10 @@ class Tab:
 
     def open(self, url: str) -> Any:
         self.page.goto(url)
-        self.page.wait_for_function("document.documentElement.classList.contains('js')")
+        deadline = time.monotonic() + 10  # polled with evaluate: wait_for_function evals a string (CSP says no)
+        while not self.page.evaluate("document.documentElement.classList.contains('js')"):
+            assert time.monotonic() < deadline, "the page's script did not start"
+            time.sleep(0.02)
         return self.page
 
     def visible_ids(self) -> list[str]:

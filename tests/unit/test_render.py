@@ -6,15 +6,19 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from tasks.models import DayFile
 from tasks.render import day_page_key, load_days, render_for_day, render_site
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site.aggregate import CalendarMonth, Cell, archive_calendar, month_summary
+from tasks.site.feeds import TOPIC_FEED_DAYS
 from tasks.site.i18n import LANGS, load_strings
+from tasks.site.jinja import CSP
 from tests.site_data import XSS, XSS_ID, day_file, paper, small_store, synthetic_store, write_store
 
 SITE_URL = "https://papers.example.org/hf"
@@ -200,10 +204,13 @@ def test_month_page_lists_top_papers_and_a_chart(site: Path) -> None:
     html = read(site / "m" / "2025-01.html")
     assert html.count("<svg") == 2 and 'class="bar"' in html
     assert html.index("EN Beta policy gradients") < html.index("EN Monday paper 6")  # 77 before 60
-    assert html.count('href="../d/2025-01-23.html#p-2501.00002"') == 1
+    # B, listed on two days, is one entry of the top list and one card, both at its freshest day
+    assert html.count('href="../d/2025-01-23.html#p-2501.00002"') == 2
     assert 'href="../d/2025-01-21.html#p-2501.00002"' not in html
     assert "#math <span class=\"chip-n\">5</span>" in html
-    assert [p["id"] for p in page_data(html)["papers"]][0] == "2501.00002"
+    data = page_data(html)
+    assert [p["id"] for p in data["papers"]][0] == "2501.00002" and data["papers"][0]["day"] == "2025-01-23"
+    assert len(data["papers"]) == html.count('<article class="card') == 17  # every paper of the month, once
 
 
 def test_archive_links_every_day_with_counts(site: Path) -> None:
@@ -378,6 +385,11 @@ def test_pages_have_a_strict_csp_and_no_inline_script(site: Path) -> None:
         csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)"', html)
         assert csp, path
         policy = csp.group(1).replace("&#39;", "'")
+        if path.name == "search.html":  # the one page that runs Pagefind's WebAssembly and fetches its index
+            wasm = "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self';"
+            assert policy == CSP.replace("script-src 'self';", wasm)
+            continue
+        assert policy == CSP, path
         assert "default-src 'none'" in policy and "script-src 'self'" in policy and "unsafe" not in policy
         for attrs in Page(html).scripts:
             assert attrs.get("src") or attrs.get("type") == "application/json", (path, attrs)
@@ -391,23 +403,33 @@ def _snapshot(site: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file()}
 
 
+def _pages(site: Path, written: list[str]) -> set[str]:
+    """Written keys, with every feed file and the feeds page counted as one "feeds"."""
+    rels = set(written)
+    feeds = {r for r in rels if r.startswith("feeds") or r in ("feed.xml", "feed.json")}
+    assert not feeds or {"feed.xml", "feed.json", "feeds.html", "feeds/en.xml", "feeds/zh.json"} <= feeds
+    bundles = {r for r in rels if r.startswith("pagefind/")}
+    return (rels - feeds - bundles) | ({"feeds"} if feeds else set()) | {"search:" + r.split("/")[1] for r in bundles}
+
+
 def test_render_for_day_writes_only_the_affected_pages(settings: Settings, site: Path) -> None:
     before = _snapshot(site)
     written = render_for_day(settings, "2025-01-20")
     expected = {"d/2025-01-20.html", "d/2025-01-21.html", "zh/2025-01-20.html", "m/2025-01.html",
-                "archive.html", "feed.xml", "feed.json"}
-    assert set(written) == expected  # not the index: 01-23 is not a neighbour
+                "archive.html", "feeds", "search.html"}
+    assert _pages(site, written) == expected  # not the index (01-23 is not a neighbour), nor the unchanged index
+    expected |= set(written)
     after = _snapshot(site)
     untouched = {p for p in before if str(p.relative_to(site)) not in expected}
     assert all(after[p] == before[p] for p in untouched)
 
 
 def test_render_for_day_of_a_new_month_refreshes_its_neighbour(settings: Settings, site: Path) -> None:
-    february = day_file("2025-02-03", [paper("2502.00001", "February", topics=["RL"])])
-    write_store(Path(settings.data_dir, "days"), [february])
-    written = set(render_for_day(settings, "2025-02-03"))
+    write_store(Path(settings.data_dir, "days"), [day_file("2025-02-03", [paper("2502.00001", "February",
+                                                                                topics=["RL"])])])
+    written = _pages(site, render_for_day(settings, "2025-02-03"))
     assert written == {"d/2025-01-23.html", "d/2025-02-03.html", "zh/2025-02-03.html", "m/2025-02.html",
-                       "m/2025-01.html", "index.html", "archive.html", "feed.xml", "feed.json"}
+                       "m/2025-01.html", "index.html", "archive.html", "feeds", "search.html", "search:2025-02"}
     assert page_data(read(site / "index.html"))["date"] == "2025-02-03"
     assert 'rel="next" href="../d/2025-02-03.html"' in read(site / "d" / "2025-01-23.html")
     assert 'rel="next" href="../m/2025-02.html"' in read(site / "m" / "2025-01.html")
@@ -415,12 +437,12 @@ def test_render_for_day_of_a_new_month_refreshes_its_neighbour(settings: Setting
 
 def test_render_for_an_old_day_leaves_index_and_feeds_alone(tmp_path: Path) -> None:
     s = Settings(data_dir=tmp_path / "data", site_dir=tmp_path / "site", site_url=SITE_URL)
-    store = synthetic_store(n_days=12, per_day=2)
+    store = synthetic_store(n_days=TOPIC_FEED_DAYS + 6, per_day=2)  # store[3] is older than any feed's days
     write_store(Path(s.data_dir, "days"), store)
     render_site(s)
-    written = set(render_for_day(s, store[3].date))
+    written = _pages(Path(s.site_dir), render_for_day(s, store[3].date))
     assert written == {f"d/{store[2].date}.html", f"d/{store[3].date}.html", f"d/{store[4].date}.html",
-                       f"zh/{store[3].date}.html", f"m/{store[3].date[:7]}.html", "archive.html"}
+                       f"zh/{store[3].date}.html", f"m/{store[3].date[:7]}.html", "archive.html", "search.html"}
 
 
 def test_render_for_day_rewrites_changed_static_assets(settings: Settings, site: Path) -> None:
@@ -455,3 +477,50 @@ def test_real_feed_days_render_every_paper(tmp_path: Path) -> None:
         assert html.count('<article class="card') == len(day.papers)
     feed = ET.parse(Path(s.site_dir) / "feed.xml").getroot()
     assert feed.findall(f"{ATOM}entry")
+
+
+# ---- empty dates ----------------------------------------------------------------------------------------
+
+def _empty_day(date: str, run_at: str) -> DayFile:
+    from tasks.models import RunRecord
+
+    started = datetime.fromisoformat(run_at).replace(tzinfo=UTC)
+    return DayFile(date=date, runs=[RunRecord(started_at=started, finished_at=started, feed_papers=0)])
+
+
+def test_an_empty_date_gets_no_page_and_is_skipped_by_navigation(settings: Settings) -> None:
+    write_store(Path(settings.data_dir, "days"), [_empty_day("2025-01-24", "2025-01-24T03:00"),
+                                    _empty_day("2025-01-25", "2025-01-28T08:00")])
+    render_site(settings)
+    site = Path(settings.site_dir)
+    assert not (site / "d" / "2025-01-24.html").exists() and not (site / "d" / "2025-01-25.html").exists()
+    assert page_data(read(site / "index.html"))["date"] == "2025-01-23"
+    assert 'rel="next"' not in read(site / "d" / "2025-01-23.html")
+    archive = read(site / "archive.html")
+    assert 'href="d/2025-01-24.html"' not in archive and 'href="d/2025-01-25.html"' not in archive
+    # Friday was found empty in its first hours (not final); Saturday two days after it ended (final).
+    assert re.search(r'class="cal-empty" data-date="2025-01-24" title="2025-01-24: no papers yet"', archive)
+    assert re.search(r'class="cal-empty" data-date="2025-01-25" title="2025-01-25: no papers this day"', archive)
+    feed = json.loads(read(site / "feed.json"))
+    assert not any("2025-01-24" in i["url"] or "2025-01-25" in i["url"] for i in feed["items"])
+
+
+def test_a_stale_page_of_an_empty_date_is_removed(settings: Settings, site: Path) -> None:
+    for rel in ("d/2025-01-24.html", "zh/2025-01-24.html", "d/2025-01-25.html"):
+        (site / rel).write_text("an empty page from an older render", encoding="utf-8")
+    write_store(Path(settings.data_dir, "days"), [_empty_day("2025-01-24", "2025-01-24T03:00"),
+                                    _empty_day("2025-01-25", "2025-01-25T03:00")])
+    written = set(render_for_day(settings, "2025-01-24"))
+    assert not (site / "d" / "2025-01-24.html").exists() and not (site / "zh" / "2025-01-24.html").exists()
+    assert {"d/2025-01-23.html", "index.html", "archive.html"} <= written  # their links are refreshed
+    assert (site / "d" / "2025-01-25.html").exists()  # another date: left to its own run or a full render
+    render_site(settings)
+    assert not (site / "d" / "2025-01-25.html").exists()
+
+
+def test_a_month_of_empty_dates_only_is_in_the_archive_without_a_page(settings: Settings) -> None:
+    write_store(Path(settings.data_dir, "days"), [_empty_day("2025-02-01", "2025-02-01T03:00")])
+    render_site(settings)
+    archive = read(Path(settings.site_dir) / "archive.html")
+    assert 'datetime="2025-02"' in archive and 'href="m/2025-02.html"' not in archive
+    assert not (Path(settings.site_dir) / "m" / "2025-02.html").exists()

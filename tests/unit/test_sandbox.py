@@ -67,6 +67,19 @@ def test_feed_shape_and_paging(sb: SandboxClient) -> None:
     assert _feed(sb.url, date="2999-01-01").json() == []
 
 
+def test_weekends_are_empty_and_empty_dates_answer_empty_until_cleared(sb: SandboxClient) -> None:
+    assert len(_feed(sb.url, date="2025-01-24").json()) == 8  # a Friday
+    assert _feed(sb.url, date="2025-01-25").json() == [] and _feed(sb.url, date="2025-01-26").json() == []
+    assert sb.config(empty_dates=["2025-01-27"])["empty_dates"] == ["2025-01-27"]
+    for _ in range(2):  # stays empty until told otherwise
+        assert _feed(sb.url, date="2025-01-27").json() == []
+    assert len(_feed(sb.url, date="2025-01-28").json()) == 8
+    sb.config(empty_dates=[])
+    assert len(_feed(sb.url, date="2025-01-27").json()) == 8
+    with pytest.raises(ValueError, match="empty_dates"):
+        sb.config(empty_dates="2025-01-27")
+
+
 @pytest.mark.parametrize("bad", ["2025-13-01", "yesterday", "2025-02-30"])
 def test_invalid_date(sb: SandboxClient, bad: str) -> None:
     resp = _feed(sb.url, date=bad)

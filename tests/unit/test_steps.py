@@ -17,6 +17,7 @@ from tasks.steps import (
     apply_result,
     day_steps,
     is_complete,
+    is_published,
     paper_steps,
     pending,
     ready,
@@ -147,6 +148,25 @@ def test_a_date_whose_papers_came_only_from_an_older_run_is_not_settled_by_an_em
     assert not is_complete(day)  # no run ever saw the papers listed
     day.runs.append(_run(END_OF_DATE + timedelta(days=6), feed_papers=1))
     assert is_complete(day)
+
+
+def test_published_and_planned_are_two_halves_of_one_rule() -> None:
+    """A date is shown once it has papers; an unshown date is planned again until its emptiness is final."""
+    morning = DayFile(date=DATE, runs=[_run(datetime(2025, 1, 23, 2, tzinfo=UTC), feed_papers=0)])
+    weekend = DayFile(date=DATE, runs=[_run(END_OF_DATE + EMPTY_FINAL_AFTER, feed_papers=0)])
+    filled = DayFile(date=DATE, papers=[_paper()], steps={"zh_reading": StepState(status="ok")},
+                     runs=[_run(END_OF_DATE, feed_papers=1)])
+    hiccup = filled.model_copy(deep=True)
+    hiccup.runs.append(_run(END_OF_DATE + timedelta(hours=3), feed_papers=0))
+    assert [is_published(d) for d in (morning, weekend, filled, hiccup)] == [False, False, True, True]
+    for day, planned in ((morning, True), (weekend, False), (filled, False), (hiccup, False)):
+        todo, _ = plan_backfill([DATE], {DATE: day}, force=False)
+        assert (todo == [DATE]) is planned
+    filled_later = morning.model_copy(deep=True)  # the morning's date once a run finds its papers
+    filled_later.papers.append(_paper())
+    filled_later.steps["zh_reading"] = StepState(status="ok")
+    filled_later.runs.append(_run(END_OF_DATE, feed_papers=1))
+    assert is_published(filled_later) and is_complete(filled_later)
 
 
 # -- the report reads the registry ---------------------------------------------------------------------
