@@ -32,7 +32,7 @@ class Site:
     """What a reader sees of the rendered site, read back from its files."""
 
     def __init__(self) -> None:
-        self.root = Settings().site_dir
+        self.root = Path(Settings().site_dir)
 
     def text(self, rel: str) -> str:
         return (self.root / rel).read_text(encoding="utf-8")
