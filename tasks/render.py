@@ -90,12 +90,28 @@ def render_for_day(settings: Settings, date: str) -> list[Path]:
         return _render(settings, site, targets_for_day(site, date))
 
 
+_site_url_warned = False  # once per process: per command, per deployment run, per backfill (not per date)
+
+
+def _warn_relative_feed_links() -> None:
+    global _site_url_warned
+    if not _site_url_warned:
+        _site_url_warned = True
+        get_logger().warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
+
+
+def quiet_site_url_warning() -> None:
+    """No warning about relative feed links in this process (the demo's site is only ever opened from disk)."""
+    global _site_url_warned
+    _site_url_warned = True
+
+
 def _render(settings: Settings, site: Site, targets: list[Target]) -> list[Path]:
     out = settings.site_dir
     strings = load_strings(TEMPLATES_DIR)
     written = sync_static(TEMPLATES_DIR / "static", out / "static", {"i18n.js": i18n_script(strings)})
     if not settings.site_url and any(kind == "feeds" for kind, _ in targets):
-        get_logger().warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
+        _warn_relative_feed_links()
     for kind, key in dict.fromkeys(targets):  # ordered and deduplicated
         if kind == "day":
             written.append(write_atomic(out / day_relpath(key), render_day(site, key, "../")))
