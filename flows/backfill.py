@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -37,6 +39,8 @@ from pydantic import MISSING
 
 from flows.daily import daily_digest
 from flows.params import Budget, OptionalRunDate, Parallel, RunDate, given
+from flows.runs import name_if_crashed, never_fails
+from tasks.api_waits import announce_api_waits
 from tasks.childwatch import ChildWatch
 from tasks.dates import calendar_date, yesterday_utc
 from tasks.errors import InvalidDateError, StoreError
@@ -44,7 +48,7 @@ from tasks.log import get_logger
 from tasks.models import DayFile, RunRecord
 from tasks.plan import date_range, plan_backfill
 from tasks.report import summary_line
-from tasks.settings import Settings
+from tasks.settings import Settings, load_settings
 from tasks.store import day_key, lease_key, load_day
 
 DAILY_DEPLOYMENT = "daily/daily"
@@ -179,13 +183,14 @@ def _via_deployment(date: str, max_cost: float | None) -> ChildRun:
     A run that died with its worker is marked Crashed and the date is started again (RESTARTS times at most).
     """
     parent = flow_run.id
-    settings = Settings()
+    settings = load_settings()
     # An empty budget is left out, not sent as null: the deployment's schema types max_cost as a number.
     parameters: dict[str, Any] = {"date": date} if max_cost is None else {"date": date, "max_cost": max_cost}
     for attempt in range(RESTARTS + 1):
         # A retried backfill run finds the child runs it already started instead of starting new ones.
         key = f"backfill-{parent}-{date}" + (f"-restart-{attempt}" if attempt else "") if parent else None
-        child = run_deployment(DAILY_DEPLOYMENT, parameters=parameters, timeout=0, idempotency_key=key)
+        child = run_deployment(DAILY_DEPLOYMENT, parameters=parameters, timeout=0, idempotency_key=key,
+                               flow_run_name=f"daily-{date}")  # named from the start, even if it crashes early
         final, dead = _wait_for(child.id, date, settings)
         if dead is None:
             return ChildRun(final.id, final.name, _failure(final.state))
@@ -234,15 +239,20 @@ def _failure(state: State | None) -> str | None:
     return f"{state.name}: {state.message}" if state.message else state.name
 
 
-def backfill_run_name() -> str:
-    """`backfill-START-to-END` from the run's parameters (an empty end is yesterday, UTC)."""
-    params = flow_run.parameters
-    start, end = calendar_date(params.get("start")), given(params.get("end"))
+def backfill_name(parameters: Mapping[str, Any], scheduled: datetime | None = None) -> str:
+    """`backfill-START-to-END` from the parameters (an empty end is yesterday, UTC)."""
+    start, end = calendar_date(parameters.get("start")), given(parameters.get("end"))
     end = calendar_date(end) if end not in (None, "") else yesterday_utc()
     return f"backfill-{start or 'invalid-date'}-to-{end or 'invalid-date'}"
 
 
-@flow(name="backfill", flow_run_name=backfill_run_name, log_prints=True)
+@never_fails("backfill-invalid-date")
+def backfill_run_name() -> str:
+    """The run's name, from its parameters (see `backfill_name`)."""
+    return backfill_name(flow_run.parameters)
+
+
+@flow(name="backfill", flow_run_name=backfill_run_name, log_prints=True, on_crashed=[name_if_crashed(backfill_name)])
 def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False, max_parallel: Parallel = 2,
              max_cost: Budget = MISSING, use_deployments: bool = False) -> dict[str, Any]:
     """Run the daily flow for every date from start to end (inclusive) that is not complete yet.
@@ -261,13 +271,14 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
     """
     # First thing: a range the form could not check (end before start, out of range) fails the run here, in
     # one line, before any child run exists.
+    announce_api_waits()  # the client's waits on a busy API, at INFO (tasks/api_waits.py)
     end, max_cost = given(end), given(max_cost)  # a field left empty arrives as MISSING (flows/params.py)
     try:
         dates = date_range(start, end if end is not None else yesterday_utc())
     except InvalidDateError as exc:
         raise InvalidDateError(f"{exc} (end left empty: yesterday, UTC)" if end is None else str(exc)) from None
     first, last = dates[0], dates[-1]
-    settings = Settings()
+    settings = load_settings()
     stored = _stored(settings, dates)
     todo, skipped = plan_backfill(dates, stored, force)
     mode = "as daily/daily deployment runs" if use_deployments else "in process"

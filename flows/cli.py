@@ -12,13 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pydantic import ValidationError
-
 from tasks.dates import parse_date
 from tasks.errors import HfDailyError
 
 DEMO_DATES = ("2025-01-22", "2025-01-23", "2025-01-24")
-_USES_SETTINGS = {"run", "backfill", "site", "serve"}
 
 # Prefect settings the CLI sets when the user has set them nowhere: (environment name, path in prefect.toml, value).
 PREFECT_DEFAULTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -58,8 +55,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _verbose(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="show every log line, tracebacks included (they always go to the log file)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="hfdaily", description="Daily multilingual digest of HF Daily Papers.")
+    _verbose(p, default=False)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="fetch, enrich, store and render one date")
@@ -83,9 +86,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sb = sub.add_parser("sandbox", help="serve the local stand-in for HF, arXiv and the LLM APIs")
     sb.add_argument("--host", default="127.0.0.1")
-    sb.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    sb.add_argument("--port", type=_at_least(0, int), default=8765, help="0 picks a free port")
     sb.add_argument("--recorded", type=Path, help="serve recorded daily_papers responses from this folder")
-    sb.add_argument("--papers-per-day", type=int, default=8)
+    sb.add_argument("--papers-per-day", type=_at_least(0, int), default=8)
 
     sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site) from this process")
 
@@ -94,7 +97,17 @@ def _parser() -> argparse.ArgumentParser:
                     help="notification block the alerts go to (default custom-webhook/hfdaily-alerts)")
     al.add_argument("--webhook-url", help="save this URL as the custom-webhook block first "
                                           "(default: HFDAILY_ALERT_WEBHOOK_URL)")
+    for command in sub.choices.values():
+        _verbose(command)
     return p
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "backfill" and args.end < args.start:
+        parser.error(f"end {args.end} is before start {args.start}")
+    return args
 
 
 def _toml(path: Path) -> dict[str, Any]:
@@ -130,33 +143,69 @@ def prefect_defaults(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
     }
 
 
+# Commands that read the settings: checked before any of them creates a flow run.
+NEEDS_SETTINGS = ("run", "backfill", "site", "demo", "serve", "alerts")
+# Commands whose console is kept to hfdaily's own lines (flows/console.py); serve and alerts show Prefect's.
+QUIET = ("run", "backfill", "site", "demo")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Exit status: 0 done, 1 the work failed (its one line names the log file), 2 a bad argument or setting
+    (nothing was run), 130 interrupted."""
+    args = _parse(argv)
     # Before anything imports prefect: its settings are read once, when it is first imported.
     os.environ.update(prefect_defaults(os.environ, Path.cwd()))
-    try:
-        if args.command in _USES_SETTINGS:
-            from tasks.settings import Settings
+    if args.command in NEEDS_SETTINGS:
+        from tasks.settings import load_settings
 
-            Settings()  # a bad setting is refused here, in one line, before any Prefect server starts
+        try:
+            load_settings()
+        except HfDailyError as exc:
+            print(f"hfdaily: error: bad setting: {exc} (nothing was run)", file=sys.stderr)
+            return 2
+    if args.command == "sandbox":
         return COMMANDS[args.command](args)
-    except HfDailyError as exc:
-        print(f"hfdaily: error: {exc}", file=sys.stderr)
-        return 1
-    except ValidationError as exc:  # a bad setting: one line each, named as in the environment
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"])
-            print(f"hfdaily: error: {where}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+    return _with_console(args)
+
+
+def _with_console(args: argparse.Namespace) -> int:
+    from flows.console import command_console, error_line, print_traceback
+    from flows.launch import STARTED, settle, stop_temporary_server, uses_temporary_server
+    from tasks.api_waits import announce_api_waits
+
+    announce_api_waits()
+    temporary = uses_temporary_server()
+    failure: BaseException | None = None
+    with command_console(args.command, args.verbose, quiet=args.command in QUIET) as log:
+        try:
+            code = COMMANDS[args.command](args)
+        except KeyboardInterrupt as exc:
+            code, failure = 130, exc
+        except Exception as exc:
+            code, failure = 1, exc
+            if log.path is not None or not isinstance(exc, HfDailyError):
+                log.write_failure(exc)  # an unexpected error's traceback is the first thing to look at
+        if temporary and STARTED:
+            # Before the temporary server stops, its last task states are written, not lost mid-write; then it
+            # stops here, so the command's own last line is the last line.
+            settle()
+            stop_temporary_server()
+    if isinstance(failure, KeyboardInterrupt):
         print("hfdaily: interrupted", file=sys.stderr)
-        return 130
+    elif failure is not None:
+        if args.verbose:
+            print_traceback(failure)
+        print(error_line(failure, log), file=sys.stderr)
+    return code
 
 
 def _run(args: argparse.Namespace) -> int:
     from flows.daily import daily_digest
+    from flows.launch import run_here
+    from tasks.dates import today_utc
 
-    summary = daily_digest(date=args.date, max_cost=args.max_cost, render=not args.no_render)
+    day = args.date or today_utc()
+    summary = run_here(daily_digest, f"daily-{day}", date=day, max_cost=args.max_cost, render=not args.no_render)
     print(f"{summary['date']}: {summary['line']}")
     if summary.get("page"):
         print(f"page: {summary['page']}")
@@ -165,20 +214,21 @@ def _run(args: argparse.Namespace) -> int:
 
 def _backfill(args: argparse.Namespace) -> int:
     from flows.backfill import backfill
+    from flows.launch import run_here
 
-    if args.end < args.start:
-        raise HfDailyError(f"end {args.end} is before start {args.start}")
-    result = backfill(start=args.start, end=args.end, force=args.force, max_parallel=args.max_parallel,
-                      max_cost=args.max_cost)
+    result = run_here(backfill, f"backfill-{args.start}-to-{args.end}", start=args.start, end=args.end,
+                      force=args.force, max_parallel=args.max_parallel, max_cost=args.max_cost)
     for date, outcome in result["dates"].items():
         print(f"{date}: {outcome}")
     return 1 if result["failed"] else 0
 
 
 def _site(args: argparse.Namespace) -> int:
+    from flows.launch import run_here
+    from flows.runs import minute_name
     from flows.site import rebuild_site
 
-    written = rebuild_site()
+    written = run_here(rebuild_site, minute_name("rebuild-site", None))
     print(f"rendered {written} files")
     return 0
 
@@ -191,9 +241,12 @@ def _demo(args: argparse.Namespace) -> int:
     with start() as sb:
         os.environ.update(sandbox_env(sb.url, out))
         from flows.daily import daily_digest
+        from flows.launch import run_here
+        from tasks.render import quiet_site_url_warning
 
+        quiet_site_url_warning()  # the demo's site is opened from disk: relative feed links are what it needs
         for date in sorted(args.dates):
-            summary = daily_digest(date=date)
+            summary = run_here(daily_digest, f"daily-{date}", date=date, max_cost=None, render=True)
             print(f"{date}: {summary['line']}")
     print(f"\ndemo finished in {time.monotonic() - began:.1f} s")
     print(f"day files: {out / 'data' / 'days'}")

@@ -9,6 +9,8 @@ is ever taken over, this run stops starting steps, saves what it has (merged, ne
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -18,6 +20,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import MISSING
 
 from flows.params import Budget, OptionalRunDate, given
+from flows.runs import name_if_crashed, never_fails
+from tasks.api_waits import announce_api_waits
 from tasks.dates import calendar_date, resolve_date
 from tasks.errors import InvalidDateError
 from tasks.events import RunOutcome, emit_day_event, errors_of
@@ -28,7 +32,7 @@ from tasks.log import get_logger
 from tasks.models import RunRecord, Usage, utcnow
 from tasks.report import publish_progress, publish_run_artifacts
 from tasks.retrying import retry_options
-from tasks.settings import Settings
+from tasks.settings import Settings, load_settings
 from tasks.step_tasks import result_of, submit
 from tasks.steps import Step, apply_result, ready, unfinished
 from tasks.store import DayWriter, day_lease, merge_feed
@@ -36,31 +40,43 @@ from tasks.store import DayWriter, day_lease, merge_feed
 SAVE_EVERY_S = 1.0  # results arrive in bursts; one atomic write per second is plenty
 
 
-def daily_run_name() -> str:
-    """`daily-YYYY-MM-DD` from the run's parameters or its scheduled date (`daily-invalid-date` if not a date).
+def daily_name(parameters: Mapping[str, Any], scheduled: datetime | None) -> str:
+    """`daily-YYYY-MM-DD` from the parameters or the scheduled date (`daily-invalid-date` if not a date).
 
     A real date out of range (before HF Daily Papers, in the future) still names the run: the run fails
     first thing, and its name says which date was asked for.
     """
-    value = given(flow_run.parameters.get("date"))
+    value = given(parameters.get("date"))
     if value in (None, ""):
         try:
-            return f"daily-{resolve_date(None, flow_run.scheduled_start_time)}"
+            return f"daily-{resolve_date(None, scheduled)}"
         except InvalidDateError:
             return "daily-invalid-date"
     day = calendar_date(value)
     return f"daily-{day.isoformat()}" if day else "daily-invalid-date"
 
 
+@never_fails("daily-invalid-date")
+def daily_run_name() -> str:
+    """The run's name, from its parameters or its scheduled date (see `daily_name`)."""
+    return daily_name(flow_run.parameters, flow_run.scheduled_start_time)
+
+
 class SettingsThreadPool(ThreadPoolTaskRunner):
     """A thread pool of HFDAILY_MAX_WORKERS threads, read when a run starts (not when this module is imported)."""
 
     def __enter__(self) -> SettingsThreadPool:
-        self._max_workers = Settings().max_workers
+        # Entered by the engine before the flow's body, where an exception would leave the run Running for good:
+        # a bad setting keeps the default here, and the body's load_settings() fails the run saying which.
+        try:
+            self._max_workers = Settings().max_workers
+        except Exception:
+            self._max_workers = Settings.model_fields["max_workers"].default
         return super().__enter__()
 
 
-@flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=SettingsThreadPool())
+@flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=SettingsThreadPool(),
+      on_crashed=[name_if_crashed(daily_name)])
 def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, render: bool = True) -> dict[str, Any]:
     """Fetch, enrich and store one day of HF Daily Papers, then render its pages.
 
@@ -73,11 +89,12 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
         render: Whether to render the date's page and the shared pages (index, month, feeds) after storing
             the day. Default on; off stores the day file only.
     """
-    # First thing: a date the form could not check (before 2023-05-01, in the future, not a real day) fails
-    # the run here, in one line, before any lock, download or LLM call.
+    # First thing: a date the form could not check (before 2023-05-01, in the future, not a real day) or a bad
+    # setting in this process's environment fails the run here, in one line, before any lock, download or LLM call.
+    announce_api_waits()  # the client's waits on a busy API, at INFO (tasks/api_waits.py)
     date, max_cost = given(date), given(max_cost)  # a field left empty arrives as MISSING (flows/params.py)
     day_str = resolve_date(date, flow_run.scheduled_start_time if flow_run.id else None)
-    settings = Settings()
+    settings = load_settings()
     log = get_logger()
     started = utcnow()
     rt = runner.configure(settings, max_cost)
@@ -161,6 +178,9 @@ def _run_steps(store: DayWriter, settings: Settings, rt: runner.LLMRuntime, leas
         arxiv_id, step = pending.pop(fut)
         result = result_of(fut, step, arxiv_id)
         store.apply(lambda d, r=result: apply_result(d, r))
+        if result.state.status == "error":  # the day goes on; say which step failed and why, in one line
+            get_logger().warning("%s: %s %s: %s", store.day.date, step.name, result.arxiv_id or "(day)",
+                                 " ".join(str(result.state.error).split())[:300])
         usage = usage + result.usage
         done += 1
         if arxiv_id is not None:

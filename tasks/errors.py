@@ -23,6 +23,10 @@ class InvalidDateError(HfDailyError, ValueError):
     """A date argument that is not a valid, allowed YYYY-MM-DD date."""
 
 
+class InvalidSettingError(HfDailyError, ValueError):
+    """A setting from the environment or `.env` that breaks its rule; the message names the variable and the rule."""
+
+
 class FeedError(HfDailyError):
     """The HF API rejected the request or answered with something that is not a feed."""
 

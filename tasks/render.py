@@ -114,6 +114,22 @@ def render_for_day(settings: Settings, date: str) -> list[str]:
     return written
 
 
+_site_url_warned = False  # once per process: per command, per deployment run, per backfill (not per date)
+
+
+def _warn_relative_feed_links() -> None:
+    global _site_url_warned
+    if not _site_url_warned:
+        _site_url_warned = True
+        get_logger().warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
+
+
+def quiet_site_url_warning() -> None:
+    """No warning about relative feed links in this process (the demo's site is only ever opened from disk)."""
+    global _site_url_warned
+    _site_url_warned = True
+
+
 def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease) -> list[str]:
     """Write the targets' pages; stops early (keeping what it wrote) if another render took the lease over,
     since that render read the day files later and writes every page this one would."""
@@ -121,7 +137,7 @@ def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease)
     strings = load_strings(TEMPLATES_DIR)
     written = sync_static(TEMPLATES_DIR / "static", out, {"i18n.js": i18n_script(strings)})
     if not settings.site_url and any(kind == "feeds" for kind, _ in targets):
-        get_logger().warning("HFDAILY_SITE_URL is not set: feed links are relative, most feed readers need absolute")
+        _warn_relative_feed_links()
     months = [key for kind, key in targets if kind == "search"] if settings.search_index else []
     index = search.BackgroundBuild(lambda: {m: search_records(site, m) for m in months}, out) if months else None
     for kind, key in dict.fromkeys(targets):  # ordered and deduplicated

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any, get_args
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+import pydantic_settings
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tasks.errors import HfDailyError
+from tasks.errors import HfDailyError, InvalidSettingError
 from tasks.storage import Storage, check_location, open_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -130,6 +132,54 @@ class Settings(BaseSettings):
             if key:
                 keys.append(key)
         return keys
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings, or InvalidSettingError in one line naming each bad variable and its rule.
+
+    Commands call it before they create any flow run, and flows call it first thing, so a bad environment (a
+    worker's too) fails at once and says why, instead of a pydantic traceback from somewhere inside the run.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise InvalidSettingError("; ".join(_problem(err) for err in exc.errors())) from None
+    except pydantic_settings.SettingsError as exc:  # a value that must be JSON (HFDAILY_PRICES) and is not
+        raise InvalidSettingError(_unparsable(exc)) from None
+
+
+def _variable(field: str) -> str:
+    """The environment variable of a Settings field (its first alias), or the name as given."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices) and alias.choices and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return field
+
+
+_SECRET_VARIABLES = {_variable(name) for name, info in Settings.model_fields.items()
+                     if info.annotation is SecretStr or SecretStr in get_args(info.annotation)}
+
+
+def _problem(err: Any) -> str:
+    """`HFDAILY_MAX_COST='-1': input should be greater than or equal to 0` (a secret's value is never shown)."""
+    loc = [str(part) for part in err.get("loc", ())]
+    variable = _variable(loc[0]) if loc else "a setting"
+    where = variable + "".join(f"[{part}]" for part in loc[1:])
+    rule = str(err.get("msg", "is not valid"))
+    rule = rule[:1].lower() + rule[1:]
+    value = err.get("input")
+    shown = "" if variable in _SECRET_VARIABLES or not isinstance(value, str | int | float) else f"={str(value)[:60]!r}"
+    return f"{where}{shown}: {rule}"
+
+
+def _unparsable(exc: Exception) -> str:
+    """`HFDAILY_PRICES is not valid JSON (...)` from pydantic-settings' 'error parsing value for field "prices"'."""
+    text = str(exc)
+    field = text.split('"')[1] if text.count('"') >= 2 else "a setting"
+    cause = exc.__cause__
+    detail = f" ({type(cause).__name__}: {str(cause).splitlines()[0][:100]})" if cause else ""
+    return f"{_variable(field)} is not valid JSON{detail}"
 
 
 class SecretBlockError(HfDailyError):

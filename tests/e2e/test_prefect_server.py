@@ -53,6 +53,7 @@ FAIL_DATE = "2025-01-27"  # the HF feed answers 400: the daily run fails at once
 ERROR_DATE = "2025-01-21"  # a date of the in-process backfill; one paper's PDF is missing: a step in error
 BUDGET_DATE = "2025-01-28"  # a daily run with max_cost=0 stops at its budget before any LLM call
 BAD_RANGE = ("2025-01-22", "2025-01-20")  # a backfill whose end is before its start
+BAD_ENV_DATE = "2025-01-29"  # a daily run whose process gets HFDAILY_MAX_COST=-1 from its job variables
 
 
 @dataclass
@@ -104,11 +105,13 @@ class Stack:
             ids.append(UUID(line.split("UUID:")[1].strip()))
         return ids
 
-    def create_run(self, deployment: str, params: dict[str, Any]) -> UUID:
-        """A run created through the API, as the UI's run form does (POST /deployments/{id}/create_flow_run)."""
+    def create_run(self, deployment: str, params: dict[str, Any], env: dict[str, str] | None = None) -> UUID:
+        """A run created through the API, as the UI's run form does (POST /deployments/{id}/create_flow_run);
+        `env` is added to the environment the worker gives the run's process (a job variable)."""
         with self.client() as client:
             found = client.read_deployment_by_name(deployment)
-            return client.create_flow_run_from_deployment(found.id, parameters=params).id
+            job = {"env": env} if env else None
+            return client.create_flow_run_from_deployment(found.id, parameters=params, job_variables=job).id
 
     def wait(self, run_id: UUID, timeout: float = RUN_TIMEOUT) -> Any:
         """The flow run once it is final (Completed, Failed …); fails with the worker's log on timeout."""
@@ -275,6 +278,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         st.runs["fail"] = st.create_run("daily/daily", {"date": FAIL_DATE})
         st.runs["budget"] = st.create_run("daily/daily", {"date": BUDGET_DATE, "max_cost": 0})
         st.runs["bad_range"] = st.create_run("backfill/backfill", {"start": BAD_RANGE[0], "end": BAD_RANGE[1]})
+        st.runs["bad_env"] = st.create_run("daily/daily", {"date": BAD_ENV_DATE}, env={"HFDAILY_MAX_COST": "-1"})
         yield st
         t0 = time.monotonic()
     timings["shutdown"] = time.monotonic() - t0
@@ -470,7 +474,8 @@ def test_backfill_in_process_runs_one_child_per_date(stack: Stack) -> None:
 def test_one_alert_per_run_gone_wrong_and_none_for_clean_runs(stack: Stack) -> None:
     """`hfdaily alerts` automations on the real server, delivered by a Custom Webhook block to a local receiver."""
     assert stack.alerts is not None
-    runs = {key: stack.wait(stack.runs[key]) for key in ("fail", "budget", "bad_range", "daily", "backfill")}
+    runs = {key: stack.wait(stack.runs[key])
+            for key in ("fail", "budget", "bad_range", "bad_env", "daily", "backfill")}
     fail, budget, bad_range = runs["fail"], runs["budget"], runs["bad_range"]
     assert (fail.name, fail.state_name) == (f"daily-{FAIL_DATE}", "Failed")
     assert "HTTP 400" in fail.state.message and "\n" not in fail.state.message
@@ -485,6 +490,7 @@ def test_one_alert_per_run_gone_wrong_and_none_for_clean_runs(stack: Stack) -> N
         f"hfdaily: backfill-{BAD_RANGE[0]}-to-{BAD_RANGE[1]} failed",
         f"hfdaily {ERROR_DATE}: 1 step(s) in error",
         f"hfdaily {BUDGET_DATE}: stopped at its budget",
+        f"hfdaily: daily-{BAD_ENV_DATE} failed",
     }
     stack.alerts.wait_for(len(expected), timeout=60)
     time.sleep(3)  # a second alert for the same run would come within the same second or two
@@ -512,6 +518,15 @@ def test_one_alert_per_run_gone_wrong_and_none_for_clean_runs(stack: Stack) -> N
     clean = [DATE, *BACKFILL, "2025-01-24"]  # the clean daily run, the backfills' other dates
     subjects = [a["subject"] for a in stack.alerts.received]
     assert not [s for s in subjects for d in clean if f"daily-{d} " in s or f" {d}:" in s]
+
+
+def test_a_bad_setting_in_the_workers_environment_fails_the_run_at_once_in_one_line(stack: Stack) -> None:
+    """Not left Running (what a pydantic error in the engine's set-up did), not a traceback as its reason."""
+    run = stack.wait(stack.runs["bad_env"], timeout=90)
+    assert run.state_type.value == "FAILED", f"{run.state}\n{stack.tail('worker')}"
+    assert run.name == f"daily-{BAD_ENV_DATE}"
+    assert "HFDAILY_MAX_COST='-1': input should be greater than or equal to 0" in run.state.message
+    assert "\n" not in run.state.message and not (stack.data / "days" / f"{BAD_ENV_DATE}.json").exists()
 
 
 @pytest.mark.browser
