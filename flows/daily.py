@@ -13,11 +13,11 @@ from typing import Any
 from prefect import flow
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks.dates import resolve_date
 from tasks.errors import InvalidDateError
 from tasks.feed import fetch_feed
+from tasks.lanes import LaneTaskRunner
 from tasks.llm import runner
 from tasks.log import get_logger
 from tasks.models import DayFile, PaperRecord, RunRecord, Usage, utcnow
@@ -40,15 +40,8 @@ def daily_run_name() -> str:
     return f"daily-{date}"
 
 
-class SettingsThreadPool(ThreadPoolTaskRunner):
-    """A thread pool of HFDAILY_MAX_WORKERS threads, read when a run starts (not when this module is imported)."""
-
-    def __enter__(self) -> SettingsThreadPool:
-        self._max_workers = Settings().max_workers
-        return super().__enter__()
-
-
-@flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=SettingsThreadPool())
+# A thread pool per lane (tasks/lanes.py): an LLM step waits for a thread only behind steps of its own provider.
+@flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=LaneTaskRunner())
 def daily_digest(date: str | None = None, max_cost: float | None = None, render: bool = True) -> dict[str, Any]:
     """Fetch, enrich and store one day of HF Daily Papers (no date: the scheduled date, else today UTC)."""
     settings = Settings()
