@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--papers-per-day", type=int, default=8)
 
     sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site) from this process")
+    sub.add_parser("limits", help="create or update the Prefect global concurrency limits that share the LLM "
+                                  "budgets between runs, processes and machines (run it next to `prefect deploy`)")
     return p
 
 
@@ -196,8 +198,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limits(args: argparse.Namespace) -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    from tasks.llm.shared import ensure_limits
+    from tasks.settings import Settings
+
+    if not get_current_settings().api.url:
+        raise HfDailyError("hfdaily limits needs a Prefect server to keep them: set PREFECT_API_URL")
+    with get_client(sync_client=True) as client:
+        for spec, what in ensure_limits(Settings(), client):
+            print(f"{spec.name}: {what} - {spec.describe()}")
+    return 0
+
+
 COMMANDS = {"run": _run, "backfill": _backfill, "site": _site, "demo": _demo, "sandbox": _sandbox,
-            "serve": _serve}
+            "serve": _serve, "limits": _limits}
 
 if __name__ == "__main__":
     raise SystemExit(main())

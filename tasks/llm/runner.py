@@ -272,9 +272,17 @@ def _run_key() -> str:
 
 
 def configure(settings: Settings, max_cost: float | None = None, key: str | None = None) -> LLMRuntime:
-    """Install a fresh runtime (clients, usage meter) for the current flow run."""
+    """Install a fresh runtime (clients, usage meter) for the current flow run, its pacers drawing on the budgets
+    shared through the Prefect server where it has them (tasks/llm/shared.py)."""
+    from tasks.llm.shared import shared_budgets
+
     runtime = LLMRuntime(settings, UsageMeter(max_cost if max_cost is not None else settings.max_cost))
     runtime.preload()
+    for provider, budget in shared_budgets(settings).items():
+        pacer = runtime.pacers[provider]
+        if pacer.shared is None:  # a process keeps one reservoir per provider
+            pacer.shared = budget
+            budget.prime()
     with _runtime_lock:
         _runtimes[_run_key() if key is None else key] = runtime
     return runtime
