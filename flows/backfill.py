@@ -36,6 +36,7 @@ from prefect.states import State
 from flows.daily import daily_digest
 from tasks.errors import StoreError
 from tasks.log import get_logger
+from tasks.memory import release_freed_memory
 from tasks.models import DayFile, RunRecord
 from tasks.plan import date_range, plan_backfill
 from tasks.report import summary_line
@@ -223,6 +224,7 @@ def backfill(start: str, end: str, force: bool = False, max_parallel: int = 2,
             outcomes[d] = outcome_of(d, child, _load(settings, d), ui_url)
             (log.warning if outcomes[d].status == "failed" else log.info)("%s: %s", d, outcomes[d].text)
             _advance(progress, len(outcomes), len(dates))
+            release_freed_memory()  # a long backfill's memory stays flat (tasks/memory.py)
 
     ordered = [outcomes[d] for d in dates]
     failed = [o.date for o in ordered if o.status == "failed"]
