@@ -34,6 +34,7 @@ from prefect.settings import get_current_settings
 from prefect.states import State
 
 from flows.daily import daily_digest
+from tasks import progress as live
 from tasks.errors import StoreError
 from tasks.log import get_logger
 from tasks.memory import release_freed_memory
@@ -206,6 +207,7 @@ def backfill(start: str, end: str, force: bool = False, max_parallel: int = 2,
     log.info("backfill %s..%s: %d to run, %d already complete (%s, %d at a time)",
              start, end, len(todo), len(skipped), mode, width)
 
+    live.backfill_started(len(dates), len(skipped))  # the CLI's progress line, if one listens
     outcomes = {d: skipped_outcome(d, stored.get(d)) for d in skipped}
     run_one = _via_deployment if use_deployments else _in_process
     ui_url = get_current_settings().ui_url
@@ -224,6 +226,8 @@ def backfill(start: str, end: str, force: bool = False, max_parallel: int = 2,
             outcomes[d] = outcome_of(d, child, _load(settings, d), ui_url)
             (log.warning if outcomes[d].status == "failed" else log.info)("%s: %s", d, outcomes[d].text)
             _advance(progress, len(outcomes), len(dates))
+            o = outcomes[d]
+            live.date_finished(d, o.status, o.papers, o.run.usage if o.run else None)
             release_freed_memory()  # a long backfill's memory stays flat (tasks/memory.py)
 
     ordered = [outcomes[d] for d in dates]

@@ -132,11 +132,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _backfill(args: argparse.Namespace) -> int:
     from flows.backfill import backfill
+    from tasks.progress import Progress, ProgressPrinter, listening
 
     if args.end < args.start:
         raise HfDailyError(f"end {args.end} is before start {args.start}")
-    result = backfill(start=args.start, end=args.end, force=args.force, max_parallel=args.max_parallel,
-                      max_cost=args.max_cost)
+    # A live line on a terminal (plain lines every 30 s elsewhere): dates, papers, calls, dollars, ETA.
+    with listening(Progress()) as progress, ProgressPrinter(progress, sys.stderr):
+        result = backfill(start=args.start, end=args.end, force=args.force, max_parallel=args.max_parallel,
+                          max_cost=args.max_cost)
     for date, outcome in result["dates"].items():
         print(f"{date}: {outcome}")
     return 1 if result["failed"] else 0

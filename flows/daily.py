@@ -14,6 +14,7 @@ from prefect import flow
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 
+from tasks import progress as live
 from tasks.dates import resolve_date
 from tasks.errors import InvalidDateError
 from tasks.feed import fetch_feed
@@ -117,6 +118,7 @@ def _run_steps(day: DayFile, settings: Settings, rt: runner.LLMRuntime) -> Usage
         result = result_of(fut, step, paper.arxiv_id if paper else None)
         apply_result(day, result)
         usage = usage + result.usage
+        live.step_finished(day.date, result.usage)
         done += 1
         if paper is not None:
             finished[(paper.arxiv_id, step.name)] = fut
