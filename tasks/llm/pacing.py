@@ -130,42 +130,46 @@ class ProviderPacer:
         self.shared: SharedBudget | None = None
         self.stats = PacerStats()
         self._clock = clock
-        self._cond = threading.Condition()
-        self._queue: deque[object] = deque()
+        self._lock = threading.Lock()
+        self._queue: deque[threading.Condition] = deque()  # one condition per waiting call, on `_lock`
         self._last_backoff = -math.inf
         self._expected_out: dict[str, float] = {}
         self._adopted: set[str] = set()
 
     # -- admission -------------------------------------------------------------------------------------------
     def expected_output(self, step: str, max_tokens: int) -> float:
-        with self._cond:
-            return self._expected_out.get(step, min(max_tokens, 400) / 2)
+        """Output tokens a call of `step` is charged before its answer: what the step's answers used, smoothed;
+        an eighth of max_tokens before the first (answers seldom come near it; the answer's usage corrects)."""
+        with self._lock:
+            return self._expected_out.get(step, max(16.0, max_tokens / 8))
 
     def acquire(self, step: str, input_tokens: int, max_tokens: int) -> Permit:
         """Wait (FIFO) until the budgets, the pause and the window let one more call start; charge it."""
         cost = costs(self.provider, input_tokens, self.expected_output(step, max_tokens))
-        ticket = object()
+        ticket = threading.Condition(self._lock)
         began = self._clock()
-        with self._cond:
+        with self._lock:
             self._queue.append(ticket)
             try:
                 while True:
                     now = self._clock()
                     timeout: float | None = None
-                    if self._queue[0] is ticket:
+                    if self._queue[0] is ticket:  # only the first in line watches the clock
                         wait = max([self.paused_until - now, *(s.delay(now) for s in self.spacing.values())])
                         if wait <= 0 and self.in_flight < int(self.window):
                             break
-                        timeout = wait if wait > 0 else None  # else a call must end first: it notifies
-                    self._cond.wait(timeout)
+                        timeout = wait if wait > 0 else None  # else a call must end first: it wakes us
+                    ticket.wait(timeout)
                 for kind, limiter in self.spacing.items():
                     limiter.take(cost[kind], now)
                 self.in_flight += 1
                 self.stats.calls += 1
                 self.stats.waited_s += now - began
             finally:
+                head = self._queue[0] is ticket
                 self._queue.remove(ticket)
-                self._cond.notify_all()  # the next in line starts its own wait
+                if head:
+                    self._wake()  # the next in line takes over
         permit = Permit(self, step, {k: cost[k] for k in self.spacing}, now)
         if self.shared is not None:
             try:
@@ -175,17 +179,22 @@ class ProviderPacer:
                 raise
         return permit
 
+    def _wake(self) -> None:
+        """Wake the first call in line (the others wait for their turn, not for the clock). Holds `_lock`."""
+        if self._queue:
+            self._queue[0].notify()
+
     # -- outcomes --------------------------------------------------------------------------------------------
     def _release(self) -> None:
-        with self._cond:
+        with self._lock:
             self.in_flight -= 1
-            self._cond.notify_all()
+            self._wake()
 
     def _done(self, permit: Permit, input_tokens: int, output_tokens: int, rate: RateInfo | None) -> None:
         actual = costs(self.provider, input_tokens, output_tokens)
         if self.shared is not None:
             self.shared.settle({k: actual[k] - v for k, v in permit.charged.items()})
-        with self._cond:
+        with self._lock:
             now = self._clock()
             self.in_flight -= 1
             for kind, limiter in self.spacing.items():
@@ -195,10 +204,10 @@ class ProviderPacer:
                 float(output_tokens) if old is None else old + OUTPUT_SMOOTHING * (output_tokens - old))
             if rate is None or not self._sync(permit, rate, now):
                 self.window = min(float(self.max_window), self.window + 1.0 / max(1.0, self.window))
-            self._cond.notify_all()
+            self._wake()
 
     def _throttled(self, permit: Permit, retry_after: float | None, rate: RateInfo | None) -> None:
-        with self._cond:
+        with self._lock:
             now = self._clock()
             self.in_flight -= 1
             self.stats.throttled += 1
@@ -207,7 +216,7 @@ class ProviderPacer:
             self._back_off(permit, now)
             if rate is not None:
                 self._adopt_limits(rate)
-            self._cond.notify_all()
+            self._wake()
 
     def _back_off(self, permit: Permit, now: float) -> None:
         """Halve the window, once per congestion: answers to calls started before the last halving add nothing."""

@@ -11,8 +11,10 @@ moves on to the next provider.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import importlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,13 @@ from tasks.errors import HfDailyError
 from tasks.http import RETRIABLE_STATUS, parse_retry_after
 from tasks.llm.ratelimits import RateInfo, parse_rate_headers, rate_headers
 from tasks.llm.redact import redact, register_secret
+
+# The SDKs are imported when this module is (as a process starts), not in the middle of a run: `import anthropic`
+# alone takes ~3 s of CPU, and an import competing with a run's PDF parsers and starting task threads took 10-13 s
+# and held that provider's first call back as long. A missing or broken SDK is reported where a client is built.
+for _sdk in ("openai", "anthropic", "mistralai.client"):
+    with contextlib.suppress(Exception):
+        importlib.import_module(_sdk)
 
 
 @dataclass(frozen=True)

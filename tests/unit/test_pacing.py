@@ -69,7 +69,7 @@ def test_calls_start_no_faster_than_the_request_budget():
 def test_token_budget_paces_by_estimated_then_actual_tokens():
     clock = Clock()
     pacer = ProviderPacer("openai", {"rpm": 10**6, "tpm": 6000}, max_in_flight=8, clock=clock)  # 100 tokens/s
-    first = pacer.acquire("topics", 50, 100)  # 50 in + 50 expected out (half of max_tokens before any answer)
+    first = pacer.acquire("topics", 50, 400)  # 50 in + 50 expected out (an eighth of max_tokens before any answer)
     assert pacer.spacing["tpm"].delay(clock()) == pytest.approx(1.0)
     first.done(50, 150)  # it answered with 150: 100 more than charged
     assert pacer.spacing["tpm"].delay(clock()) == pytest.approx(2.0)
@@ -154,5 +154,5 @@ def test_a_shared_budget_is_drawn_after_admission_and_settled_with_usage():
 
     pacer = ProviderPacer("openai", {"rpm": 10**6, "tpm": 10**9}, max_in_flight=8)
     pacer.shared = shared = Shared()
-    pacer.acquire("summary_en", 100, 40).done(100, 30)
-    assert shared.taken == [{"rpm": 1.0, "tpm": 120.0}] and shared.settled == [{"rpm": 0.0, "tpm": 10.0}]
+    pacer.acquire("summary_en", 100, 400).done(100, 30)  # charged 100 in + 50 expected out; it used 30
+    assert shared.taken == [{"rpm": 1.0, "tpm": 150.0}] and shared.settled == [{"rpm": 0.0, "tpm": -20.0}]
