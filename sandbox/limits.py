@@ -9,7 +9,7 @@ one and leaves it in debt); otherwise it is refused at once, before any latency.
 
 Tokens are charged on admission, input and output together: the sandbox knows its answer before it sends it.
 (Real APIs reserve `max_tokens` on admission and settle at the end; with their minute-long buckets that comes to
-the same rate, and charging the real cost keeps a run's lower bound exact: see `bound_inputs`.)
+the same rate, and charging the real cost keeps a run's lower bound exact: benchmarks/scale.py.)
 
 Time: the sandbox's clock runs `time_scale` times faster than the wall clock. Limits are per simulated minute and
 latencies are drawn in simulated seconds; what the sandbox sleeps and what its headers say (retry-after, resets) are
@@ -205,19 +205,3 @@ class Limits:
             out[kind] = {"limit": b.per_minute * self.time_scale, "remaining": max(0.0, b.level),
                          "reset_s": self.real(b.full_in())}
         return out
-
-
-def bound_inputs(limits: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a lower bound needs from one run: per provider and limit, the rate (per simulated second), the bucket's
-    capacity, the total and the largest cost charged. (benchmarks/scale.py turns it into seconds.)"""
-    out: dict[str, Any] = {}
-    burst = float(limits.get("burst_s", 1.0))
-    for provider in LLM_PROVIDERS:
-        for kind, per_minute in (limits.get(provider) or {}).items():
-            charged = [r["charged"][kind] for r in records if r.get("target") == provider and kind in
-                       (r.get("charged") or {})]
-            out.setdefault(provider, {})[kind] = {
-                "rate_per_s": per_minute / 60.0, "capacity": per_minute / 60.0 * burst,
-                "total": sum(charged), "largest": max(charged, default=0.0), "requests": len(charged),
-            }
-    return out
