@@ -13,6 +13,11 @@ run in a fresh subprocess with its own PREFECT_HOME and temporary data dir:
 7. the month page of 600+ cards in Chromium: first paint, each filter and sort (benchmarks/month_page.py), and the
    archive search's latency on 250 days over loopback HTTP (benchmarks/search_page.py).
 
+`--only scale` (benchmarks/scale.py) instead runs hfdaily at provider-like rate limits and long-tailed latencies,
+time-scaled, against the bound of each run: a cold day, the warm re-run, an online backfill of ≥ 60 dates, peak RSS
+of 10 vs 60 dates in-process and as deployment runs, plus the render and PDF-parse rows; its last line is
+`scale: cold_ratio=R backfill_share=S batch_cost_share=C rss_growth=G rate_429=Q batch_resume_dupes=D`.
+
 Prints a Markdown table and writes everything to benchmarks/results/<timestamp>.json.
 """
 
@@ -31,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -46,8 +51,13 @@ from benchmarks.proc import TreeMemorySampler, load_average, wait_idle  # noqa: 
 RESULTS = ROOT / "benchmarks" / "results"
 LATENCY = {"hf": 0.1, "pdf": 0.2, "llm": 0.3}  # seconds per request, the latencies the targets assume
 PROVIDERS = ("openai", "anthropic", "mistral")
-CONCURRENT = {"HFDAILY_MAX_WORKERS": "16", "HFDAILY_PROVIDER_CONCURRENCY": "4", "HFDAILY_PDF_CONCURRENCY": "4"}
-SEQUENTIAL = {"HFDAILY_MAX_WORKERS": "1", "HFDAILY_PROVIDER_CONCURRENCY": "1", "HFDAILY_PDF_CONCURRENCY": "1"}
+# These parts measure against fixed latencies and a cap on calls in flight: budgets far above what they use.
+UNPACED = {f"HFDAILY_{p.upper()}_{k}": "1e9" for p in PROVIDERS for k in ("RPM", "TPM")} | {
+    "HFDAILY_ANTHROPIC_OTPM": "1e9"}
+CONCURRENT = {"HFDAILY_MAX_WORKERS": "16", "HFDAILY_PROVIDER_CONCURRENCY": "4", "HFDAILY_PDF_CONCURRENCY": "4",
+              **UNPACED}
+SEQUENTIAL = {"HFDAILY_MAX_WORKERS": "1", "HFDAILY_PROVIDER_CONCURRENCY": "1", "HFDAILY_PDF_CONCURRENCY": "1",
+              **UNPACED}
 TARGETS = {"cold_ratio": 1.5, "speedup": 8.0, "warm_s": 2.0, "backfill_rss_mb": 600.0, "render_s": 5.0,
            "pdf_median_s": 0.3}
 _OWN_ENV = ("HFDAILY_", "OPENAI_", "ANTHROPIC_", "MISTRAL_", "PREFECT_")
@@ -163,30 +173,43 @@ class Bench:
     papers: int
     keep_logs: bool = False
     results: dict[str, Any] = field(default_factory=dict)
+    setup: Callable[[], None] | None = None  # how to arm the sandbox before a child run (default: `arm`)
 
     def arm(self) -> None:
         """Zero the sandbox's counters and set the latencies (a reset also clears them)."""
+        if self.setup is not None:
+            self.setup()
+            return
         client = self.sandbox.client
         client.reset()
         client.config(papers_per_day=self.papers)
         client.latency(**LATENCY)
 
+    def base_env(self) -> dict[str, str]:
+        """A clean environment with the CLI's Prefect defaults (telemetry off; with --ephemeral, time for the
+        temporary server to start) and this checkout on the path."""
+        from flows.cli import PREFECT_DEFAULTS
+
+        return _clean_env() | {name: value for name, _, value in PREFECT_DEFAULTS} | {
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+
+    def child_env(self, data: Path, home: Path) -> dict[str, str]:
+        from flows.cli import sandbox_env
+
+        env = self.base_env() | sandbox_env(self.sandbox.url, data) | {"PREFECT_HOME": str(home)}
+        if self.server is not None:
+            env["PREFECT_API_URL"] = self.server.url
+        return env
+
     def child(self, name: str, args: list[str], knobs: dict[str, str], data: Path, home: Path,
               timeout: float = 1800.0, api: str | None = None) -> dict[str, Any]:
         """Run `python -m benchmarks.child ARGS` with its own env; returns its result plus timings, sandbox
         counters, CPU (this process's children delta) and the peak summed RSS of its process tree."""
-        from flows.cli import PREFECT_DEFAULTS, sandbox_env
-
         home.mkdir(parents=True, exist_ok=True)
-        # The CLI's Prefect defaults too (telemetry off; with --ephemeral, time for the temporary server to start).
-        prefect = {name: value for name, _, value in PREFECT_DEFAULTS}
-        env = _clean_env() | sandbox_env(self.sandbox.url, data) | knobs | prefect | {
-            "PREFECT_HOME": str(home),
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
-        }
         server = self.server if api is None else None  # another server (the workers' rows) is not watched here
-        if api is not None or server is not None:
-            env["PREFECT_API_URL"] = api or server.url  # type: ignore[union-attr]
+        env = self.child_env(data, home) | knobs
+        if api is not None:
+            env["PREFECT_API_URL"] = api
         log_path = self.tmp / f"{name}.log"
         self.arm()
         if server is not None:  # the server may still be digesting the previous run's events
@@ -420,6 +443,11 @@ def _flow_rows(res: dict[str, Any]) -> list[Row]:
 
 def table(res: dict[str, Any]) -> str:
     rows: list[Row] = []
+    if "scale" in res:
+        from benchmarks.scale import rows as scale_rows
+
+        a = res["args"]
+        rows += scale_rows(res["scale"], a["scale_small_days"], a["scale_days"])
     if (srv := res.get("prefect_server_startup_s")) is not None:
         rows.append(("Prefect server start-up (`prefect server start` → healthy)", f"{srv:.1f} s", "info", None))
     rows += _flow_rows(res)
@@ -469,9 +497,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--render-days", type=int, default=250)
     p.add_argument("--ephemeral", action="store_true", help="no shared server: each run starts Prefect's own")
     parts = (*FLOW_PARTS, "render", "pdf", "month", "search", "workers")
-    p.add_argument("--only", nargs="+", choices=parts, default=list(parts), help="measure only these parts")
+    p.add_argument("--only", nargs="+", choices=(*parts, "scale"), default=list(parts),
+                   help="measure only these parts (scale: the rate-limited suite, with render and pdf)")
     p.add_argument("--workers", nargs="+", type=int, default=[1, 2, 3],
                    help="worker counts of rows 7 (backfill on PostgreSQL + S3)")
+    p.add_argument("--scale-days", type=int, default=60, help="scale: dates of the long online backfill")
+    p.add_argument("--scale-small-days", type=int, default=10, help="scale: dates of the short one (RSS growth)")
+    p.add_argument("--time-scale", type=float, default=4.0,
+                   help="scale: how much faster than real time the sandbox's providers run in the backfills")
+    p.add_argument("--scale-parallel", type=int, default=4, help="scale: dates in flight in the backfills")
+    p.add_argument("--deployed-papers", type=int, default=10,
+                   help="scale: papers a date in the deployment-mode RSS runs (no limits: memory only)")
+    p.add_argument("--scale-parts", nargs="+", choices=("cold", "backfill", "deployed"),
+                   default=["cold", "backfill", "deployed"], help="scale: which of its parts to run")
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data, site)")
     args = p.parse_args(argv)
@@ -479,8 +517,14 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_before": load_average()}
     tmp = Path(tempfile.mkdtemp(prefix="hfdaily-bench-"))
+    if "scale" in args.only:
+        args.only = [*args.only, "render", "pdf"]
+        # Built PDFs kept between sessions: building 1,500 of them costs the machine minutes of CPU each time.
+        os.environ.setdefault("SANDBOX_PDF_DIR", str(RESULTS / "sandbox-pdfs"))
     try:
         parts = tuple(x for x in FLOW_PARTS if x in args.only)
+        if "scale" in args.only:
+            res["scale"] = _measure_scale(args, tmp)
         if parts or "workers" in args.only:
             from sandbox.client import spawn_sandbox
 
@@ -532,8 +576,53 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(res, indent=2, default=str))
+    if "scale" in res:
+        from benchmarks.scale import last_line, summary
+
+        print(scale_context(res, args) + "\n\n" + md + f"\n\nJSON: {out}\n")
+        print(last_line(summary(res["scale"], args.scale_small_days, args.scale_days)))
+        return 0
     print(context_line(res) + "\n\n" + md + f"\n\nJSON: {out}")
     return 0
+
+
+def _measure_scale(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """The rate-limited suite: its own sandbox (PDFs pre-built) and, unless --ephemeral, one Prefect server."""
+    from benchmarks.scale import _dates, measure
+    from sandbox.client import spawn_sandbox
+
+    server = None
+    if not args.ephemeral:
+        (tmp / "server").mkdir()
+        server = PrefectServer(tmp / "server")
+    try:
+        with spawn_sandbox(papers_per_day=args.papers) as sandbox:
+            bench = Bench(tmp, sandbox, server, args.papers)
+            began = time.perf_counter()
+            prewarm_sandbox(bench, _dates(args.date, max(args.scale_days, args.scale_small_days)))
+            result = measure(bench, day=args.date, papers=args.papers, backfill_days=args.scale_days,
+                             small_days=args.scale_small_days, time_scale=args.time_scale,
+                             max_parallel=args.scale_parallel, deployed_papers=args.deployed_papers,
+                             parts=tuple(args.scale_parts))
+            result["prewarm_s"] = time.perf_counter() - began
+            result["server_startup_s"] = server.startup_s if server else None
+            return result
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def scale_context(res: dict[str, Any], args: argparse.Namespace) -> str:
+    from benchmarks.scale import BURST_S, FIXED_LATENCY, LLM_LATENCY, PROVIDER_LIMITS
+
+    limits = "; ".join(f"{p} " + ", ".join(f"{v:,.0f} {k.upper()}" for k, v in kinds.items())
+                       for p, kinds in PROVIDER_LIMITS.items())
+    return (f"{res['started']} · {platform.node()} · {os.cpu_count()} cores · load average "
+            f"{res['load_before'][0]:.1f} before, {res['load_after'][0]:.1f} after · sandbox limits (= hfdaily's "
+            f"budgets): {limits}; bursts of {BURST_S:g} s · LLM latency log-normal, median {LLM_LATENCY['median']:g} "
+            f"s, p99 {LLM_LATENCY['p99']:g} s; HF {FIXED_LATENCY['hf']:g} s, PDF {FIXED_LATENCY['pdf']:g} s · "
+            f"cold day in real time, backfills at time scale {args.time_scale:g} with {args.scale_parallel} dates in "
+            f"flight · {args.papers} papers a date · day {args.date}")
 
 
 if __name__ == "__main__":

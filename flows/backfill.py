@@ -40,11 +40,13 @@ from pydantic import MISSING
 from flows.daily import daily_digest
 from flows.params import Budget, OptionalRunDate, Parallel, RunDate, given
 from flows.runs import name_if_crashed, never_fails
+from tasks import progress as live
 from tasks.api_waits import announce_api_waits
 from tasks.childwatch import ChildWatch
 from tasks.dates import calendar_date, yesterday_utc
 from tasks.errors import InvalidDateError, StoreError
 from tasks.log import get_logger
+from tasks.memory import release_freed_memory
 from tasks.models import DayFile, RunRecord
 from tasks.plan import date_range, plan_backfill
 from tasks.report import summary_line
@@ -287,6 +289,7 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
     log.info("backfill %s..%s: %d to run, %d already complete (%s, %d at a time)",
              first, last, len(todo), len(skipped), mode, width)
 
+    live.backfill_started(len(dates), len(skipped))  # the CLI's progress line, if one listens
     outcomes = {d: skipped_outcome(d, stored.get(d)) for d in skipped}
     run_one = _via_deployment if use_deployments else _in_process
     ui_url = get_current_settings().ui_url
@@ -305,6 +308,9 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
             outcomes[d] = outcome_of(d, child, _load(settings, d), ui_url)
             (log.warning if outcomes[d].status == "failed" else log.info)("%s: %s", d, outcomes[d].text)
             _advance(progress, len(outcomes), len(dates))
+            o = outcomes[d]
+            live.date_finished(d, o.status, o.papers, o.run.usage if o.run else None)
+            release_freed_memory()  # a long backfill's memory stays flat (tasks/memory.py)
 
     ordered = [outcomes[d] for d in dates]
     failed = [o.date for o in ordered if o.status == "failed"]

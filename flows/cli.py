@@ -97,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="notification block the alerts go to (default custom-webhook/hfdaily-alerts)")
     al.add_argument("--webhook-url", help="save this URL as the custom-webhook block first "
                                           "(default: HFDAILY_ALERT_WEBHOOK_URL)")
+    sub.add_parser("limits", help="create or update the Prefect global concurrency limits that share the LLM "
+                                  "budgets between runs, processes and machines (run it next to `prefect deploy`)")
     for command in sub.choices.values():
         _verbose(command)
     return p
@@ -144,7 +146,7 @@ def prefect_defaults(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
 
 
 # Commands that read the settings: checked before any of them creates a flow run.
-NEEDS_SETTINGS = ("run", "backfill", "site", "demo", "serve", "alerts")
+NEEDS_SETTINGS = ("run", "backfill", "site", "demo", "serve", "alerts", "limits")
 # Commands whose console is kept to hfdaily's own lines (flows/console.py); serve and alerts show Prefect's.
 QUIET = ("run", "backfill", "site", "demo")
 
@@ -215,9 +217,12 @@ def _run(args: argparse.Namespace) -> int:
 def _backfill(args: argparse.Namespace) -> int:
     from flows.backfill import backfill
     from flows.launch import run_here
+    from tasks.progress import Progress, ProgressPrinter, listening
 
-    result = run_here(backfill, f"backfill-{args.start}-to-{args.end}", start=args.start, end=args.end,
-                      force=args.force, max_parallel=args.max_parallel, max_cost=args.max_cost)
+    # A live line on a terminal (plain lines every 30 s elsewhere): dates, papers, calls, dollars, ETA.
+    with listening(Progress()) as progress, ProgressPrinter(progress, sys.stderr):
+        result = run_here(backfill, f"backfill-{args.start}-to-{args.end}", start=args.start, end=args.end,
+                          force=args.force, max_parallel=args.max_parallel, max_cost=args.max_cost)
     for date, outcome in result["dates"].items():
         print(f"{date}: {outcome}")
     return 1 if result["failed"] else 0
@@ -292,8 +297,23 @@ def _alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limits(args: argparse.Namespace) -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    from tasks.llm.shared import ensure_limits
+    from tasks.settings import load_settings
+
+    if not get_current_settings().api.url:
+        raise HfDailyError("hfdaily limits needs a Prefect server to keep them: set PREFECT_API_URL")
+    with get_client(sync_client=True) as client:
+        for spec, what in ensure_limits(load_settings(), client):
+            print(f"{spec.name}: {what} - {spec.describe()}")
+    return 0
+
+
 COMMANDS = {"run": _run, "backfill": _backfill, "site": _site, "demo": _demo, "sandbox": _sandbox,
-            "serve": _serve, "alerts": _alerts}
+            "serve": _serve, "alerts": _alerts, "limits": _limits}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -16,16 +16,17 @@ from typing import Any
 from prefect import flow
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import MISSING
 
 from flows.params import Budget, OptionalRunDate, given
 from flows.runs import name_if_crashed, never_fails
+from tasks import progress as live
 from tasks.api_waits import announce_api_waits
 from tasks.dates import calendar_date, resolve_date
 from tasks.errors import InvalidDateError
 from tasks.events import RunOutcome, emit_day_event, errors_of
 from tasks.feed import fetch_feed
+from tasks.lanes import LaneTaskRunner
 from tasks.lease import Lease
 from tasks.llm import runner
 from tasks.log import get_logger
@@ -62,20 +63,8 @@ def daily_run_name() -> str:
     return daily_name(flow_run.parameters, flow_run.scheduled_start_time)
 
 
-class SettingsThreadPool(ThreadPoolTaskRunner):
-    """A thread pool of HFDAILY_MAX_WORKERS threads, read when a run starts (not when this module is imported)."""
-
-    def __enter__(self) -> SettingsThreadPool:
-        # Entered by the engine before the flow's body, where an exception would leave the run Running for good:
-        # a bad setting keeps the default here, and the body's load_settings() fails the run saying which.
-        try:
-            self._max_workers = Settings().max_workers
-        except Exception:
-            self._max_workers = Settings.model_fields["max_workers"].default
-        return super().__enter__()
-
-
-@flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=SettingsThreadPool(),
+# A thread pool per lane (tasks/lanes.py): an LLM step waits for a thread only behind steps of its own provider.
+@flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=LaneTaskRunner(),
       on_crashed=[name_if_crashed(daily_name)])
 def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, render: bool = True) -> dict[str, Any]:
     """Fetch, enrich and store one day of HF Daily Papers, then render its pages.
@@ -182,6 +171,7 @@ def _run_steps(store: DayWriter, settings: Settings, rt: runner.LLMRuntime, leas
             get_logger().warning("%s: %s %s: %s", store.day.date, step.name, result.arxiv_id or "(day)",
                                  " ".join(str(result.state.error).split())[:300])
         usage = usage + result.usage
+        live.step_finished(store.day.date, result.usage)
         done += 1
         if arxiv_id is not None:
             finished[(arxiv_id, step.name)] = fut

@@ -43,9 +43,19 @@ class SandboxClient:
     def active_faults(self) -> list[dict[str, Any]]:
         return self._call("GET", "/_faults")
 
-    def latency(self, **seconds: float) -> dict[str, float]:
-        """latency(hf=…, pdf=…, llm=…) or per provider (openai=…, anthropic=…, mistral=…)."""
+    def latency(self, **seconds: Any) -> dict[str, Any]:
+        """latency(hf=…, pdf=…, llm=…) or per provider (openai=…, anthropic=…, mistral=…): seconds, or
+        {"median": s, "p99": s} for a log-normal latency; seed=n reseeds the draws."""
         return self._call("POST", "/_latency", seconds)
+
+    def limits(self, **kw: Any) -> dict[str, Any]:
+        """limits(openai={"rpm": n, "tpm": n}, anthropic={"rpm", "tpm", "otpm"}, mistral={…}, burst_s=s,
+        time_scale=x): per-minute limits answered with 429s (null or 0 removes one)."""
+        return self._call("POST", "/_limits", kw)
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        """The request log since the last reset: target, status, start/end, drawn latency, tokens, charges."""
+        return self._call("GET", f"/_requests?since={since}")
 
     def config(self, **kw: Any) -> dict[str, Any]:
         """config(papers_per_day=n, empty_dates=["YYYY-MM-DD", ...])."""

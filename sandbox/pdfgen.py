@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import random
 import unicodedata
 import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 
 from fpdf import FPDF
 
 from sandbox import words
-from sandbox.synth import SynthPaper
+from sandbox.synth import SynthPaper, stable_hash
 
 PAGE_W, PAGE_H = 210.0, 297.0
 MARGIN = 20.0
@@ -19,6 +21,7 @@ BOTTOM = 277.0
 GUTTER = 8.0
 FONT = "Helvetica"
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+_VERSION = stable_hash(Path(__file__).read_bytes())  # PDFs on disk are rebuilt when this generator changes
 
 
 def latin(text: str) -> str:
@@ -161,7 +164,22 @@ def _page_two(pdf: FPDF, paper: SynthPaper) -> None:
 
 @lru_cache(maxsize=512)
 def build_pdf(paper: SynthPaper) -> bytes:
-    """A two-page PDF for the paper (deterministic, so cached)."""
+    """A two-page PDF for the paper (deterministic, so cached; also on disk in $SANDBOX_PDF_DIR if set, so long
+    benchmarks do not spend the machine's CPU building the same PDFs again)."""
+    folder = os.environ.get("SANDBOX_PDF_DIR")
+    cached = Path(folder) / f"{stable_hash('pdf', _VERSION, repr(paper)):016x}.pdf" if folder else None
+    if cached is not None and cached.is_file():
+        return cached.read_bytes()
+    data = _build_pdf(paper)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(cached)
+    return data
+
+
+def _build_pdf(paper: SynthPaper) -> bytes:
     pdf = FPDF(unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_creation_date(_EPOCH)  # deterministic bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -131,3 +132,81 @@ def error_body(target: str, status: int, message: str) -> dict[str, Any]:
         kind = "invalid_request_error" if status < 500 else "internal_server_error"
         return {"object": "error", "message": message, "type": kind, "param": None, "code": str(status)}
     return {"error": message}
+
+
+# ---- rate limits: headers on every answer, and the 429 ------------------------------------------------------
+
+_KIND_WORDS = {"rpm": "requests", "tpm": "tokens", "otpm": "output tokens"}
+
+
+def _go_duration(seconds: float) -> str:
+    """A duration the way OpenAI's reset headers write it: `120ms`, `1.5s`, `6m0s`."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{round(seconds, 3):g}s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{round(rest, 3):g}s"
+
+
+def _rfc3339(seconds_from_now: float, exact: bool) -> str:
+    when = time.time() + seconds_from_now
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when if exact else math.ceil(when)))
+    return stamp + (f".{int(when % 1 * 1000):03d}Z" if exact else "Z")
+
+
+def retry_after_value(seconds: float, exact: bool) -> str:
+    """Whole seconds, rounded up, as the providers send; with a time scale, decimals (a second is too coarse)."""
+    return f"{max(seconds, 0.001):.3f}" if exact else str(max(1, math.ceil(seconds)))
+
+
+def rate_limit_headers(provider: str, snap: dict[str, dict[str, float]], *, exact: bool,
+                       charged: dict[str, float] | None = None) -> dict[str, str]:
+    """The provider's own rate-limit headers from a snapshot {kind: {limit, remaining, reset_s}}."""
+    out: dict[str, str] = {}
+    if provider == "openai":
+        for kind, word in (("rpm", "requests"), ("tpm", "tokens")):
+            if kind in snap:
+                s = snap[kind]
+                out[f"x-ratelimit-limit-{word}"] = str(int(s["limit"]))
+                out[f"x-ratelimit-remaining-{word}"] = str(int(s["remaining"]))
+                out[f"x-ratelimit-reset-{word}"] = _go_duration(s["reset_s"])
+    elif provider == "anthropic":
+        names = {"rpm": "requests", "tpm": "input-tokens", "otpm": "output-tokens"}
+        for kind, name in names.items():
+            if kind in snap:
+                s = snap[kind]
+                out[f"anthropic-ratelimit-{name}-limit"] = str(int(s["limit"]))
+                out[f"anthropic-ratelimit-{name}-remaining"] = str(int(s["remaining"]))
+                out[f"anthropic-ratelimit-{name}-reset"] = _rfc3339(s["reset_s"], exact)
+        token_kinds = [k for k in ("tpm", "otpm") if k in snap]
+        if token_kinds:  # `tokens-*`: the most restrictive of the token limits in effect
+            tight = min(token_kinds, key=lambda k: snap[k]["remaining"] / snap[k]["limit"])
+            s = snap[tight]
+            out["anthropic-ratelimit-tokens-limit"] = str(int(s["limit"]))
+            out["anthropic-ratelimit-tokens-remaining"] = str(int(s["remaining"]))
+            out["anthropic-ratelimit-tokens-reset"] = _rfc3339(s["reset_s"], exact)
+    else:
+        for kind, word in (("rpm", "req"), ("tpm", "tokens")):
+            if kind in snap:
+                out[f"x-ratelimit-limit-{word}-minute"] = str(int(snap[kind]["limit"]))
+                out[f"x-ratelimit-remaining-{word}-minute"] = str(int(snap[kind]["remaining"]))
+        if charged and "tpm" in charged:
+            out["x-ratelimit-tokens-query-cost"] = str(int(charged["tpm"]))
+    return out
+
+
+def rate_limit_error(provider: str, kind: str, model: str, limit: float, wait_s: float) -> dict[str, Any]:
+    """A 429 body in the provider's shape, naming the limit that was hit."""
+    word = _KIND_WORDS.get(kind, kind)
+    if provider == "openai":
+        short = "RPM" if kind == "rpm" else "TPM"
+        message = (f"Rate limit reached for {model} in organization org-sandbox on {word} per min ({short}): "
+                   f"Limit {int(limit)}. Please try again in {_go_duration(wait_s)}.")
+        return {"error": {"message": message, "type": word, "param": None, "code": "rate_limit_exceeded"}}
+    if provider == "anthropic":
+        message = (f"This request would exceed your organization's rate limit of {int(limit):,} {word} per minute. "
+                   "Please reduce the prompt length or the maximum tokens requested, or try again later.")
+        return {"type": "error", "error": {"type": "rate_limit_error", "message": message}}
+    return {"object": "error", "message": "Rate limit exceeded", "type": "rate_limited", "param": None,
+            "code": "1300"}

@@ -18,7 +18,15 @@ from sandbox import feed, llm
 from sandbox.faults import Rule, llm_content
 from sandbox.intent import infer_step
 from sandbox.pdfgen import build_pdf, build_slow_pdf, tiny_png
-from sandbox.providers import auth_error_message, completion, error_body, parse_request
+from sandbox.providers import (
+    auth_error_message,
+    completion,
+    error_body,
+    parse_request,
+    rate_limit_error,
+    rate_limit_headers,
+    retry_after_value,
+)
 from sandbox.state import SandboxState
 from sandbox.synth import base_id, parse_date, stable_hash, synth_paper, with_feed_facts
 
@@ -54,6 +62,10 @@ class Handler(BaseHTTPRequestHandler):
     # ACK, 40 ms per answer on Linux. TCP_NODELAY makes a round trip ~1 ms.
     disable_nagle_algorithm = True
     server: SandboxServer
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status = code  # for the request log
+        super().send_response(code, message)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         if self.server.verbose:
@@ -119,9 +131,9 @@ class Handler(BaseHTTPRequestHandler):
     def _pre(self, target: str, where: str, step: str | None = None) -> Rule | None:
         """Latency, then the fault rule for this request; status and timeout faults are answered here."""
         state = self.server.state
-        delay = state.latency_for(target)
+        self._drawn = delay = state.latency_for(target)  # simulated seconds, recorded in the request log
         if delay:
-            time.sleep(delay)
+            time.sleep(state.real_seconds(delay))
         rule = state.take_rule(target, where, step)
         if rule is None:
             return None
@@ -145,7 +157,7 @@ class Handler(BaseHTTPRequestHandler):
     def _answered(rule: Rule | None) -> bool:
         return rule is not None and (rule.status is not None or rule.mode == "timeout")
 
-    def _finish(self, mode: str | None, body: bytes, ctype: str) -> None:
+    def _finish(self, mode: str | None, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
         """Send a 200 answer, broken by a transport-level fault mode."""
         if mode == "html":
             self._send(200, _HTML, "text/html; charset=utf-8")
@@ -160,11 +172,23 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "malformed" and not ctype.startswith("application/pdf"):
             self._send(200, body[: len(body) // 2] + b"<!-- broken", ctype)
         else:
-            self._send(200, body, ctype)
+            self._send(200, body, ctype, headers)
+
+    def _record(self, target: str, status: int, started: float, **extra: Any) -> None:
+        """One line of the request log (GET /_requests): when, the drawn latency, and what else is known."""
+        self.server.state.log.add({"target": target, "status": status, "start": started, "end": time.time(),
+                                   "latency_s": getattr(self, "_drawn", 0.0), **extra})
 
     # ---- HF feed ------------------------------------------------------------------------------------
 
     def _hf(self, query: dict[str, list[str]]) -> None:
+        started, self._drawn, self._status = time.time(), 0.0, 0
+        try:
+            self._hf_answer(query)
+        finally:
+            self._record("hf", self._status, started, subject=(query.get("date") or [""])[0])
+
+    def _hf_answer(self, query: dict[str, list[str]]) -> None:
         state = self.server.state
         state.count("hf")
         rule = self._pre("hf", self.path)
@@ -207,7 +231,17 @@ class Handler(BaseHTTPRequestHandler):
         return paper
 
     def _pdf(self, raw_id: str) -> None:
+        started, self._drawn, self._status = time.time(), 0.0, 0
         arxiv_id = base_id(raw_id)
+        title = self._paper(arxiv_id).title if arxiv_id else None
+        if title:
+            self.server.state.log.served(title)
+        try:
+            self._pdf_answer(arxiv_id)
+        finally:
+            self._record("pdf", self._status, started, subject=title, arxiv_id=arxiv_id)
+
+    def _pdf_answer(self, arxiv_id: str) -> None:
         self.server.state.count("pdf", pdf_id=arxiv_id)
         rule = self._pre("pdf", self.path)
         if self._answered(rule):
@@ -245,6 +279,14 @@ class Handler(BaseHTTPRequestHandler):
     # ---- LLMs ---------------------------------------------------------------------------------------
 
     def _llm(self, provider: str, raw: bytes) -> None:
+        started, self._drawn, self._status = time.time(), 0.0, 0
+        facts: dict[str, Any] = {}
+        try:
+            self._llm_answer(provider, raw, facts)
+        finally:
+            self._record(provider, self._status, started, **facts)
+
+    def _llm_answer(self, provider: str, raw: bytes, facts: dict[str, Any]) -> None:
         state = self.server.state
         try:
             body = json.loads(raw or b"{}")
@@ -255,6 +297,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         step = infer_step(req.text, req.schema)  # what is asked, read from the request like a model would
         state.count(provider, step=step)
+        value: Any = None
+        if step is not None:
+            value = llm.answer_value(step, req.text, req.schema)
+            if req.json_object and isinstance(value, list):
+                value = {"items": value}
+        natural = llm.CONFUSED if step is None else llm_content(None, value, step)
+        facts.update(step=step, model=req.model, subject=state.log.subject(req.text),
+                     input_tokens=llm.tokens(req.text), output_tokens=llm.tokens(natural))
+        if not self._admitted(provider, req.model, facts):  # a 429 comes back at once, before any latency
+            return
         rule = self._pre(provider, f"{self.path}\n{req.text}", step)
         if self._answered(rule):
             return
@@ -262,16 +314,31 @@ class Handler(BaseHTTPRequestHandler):
             self._json(401, error_body(provider, 401, auth_error_message(provider, "")))
             return
         mode = rule.mode if rule else None
-        if step is None:  # a confused model answers in prose, whatever format was asked for
-            content = llm.CONFUSED
-        else:
-            value = llm.answer_value(step, req.text, req.schema)
-            if req.json_object and isinstance(value, list):
-                value = {"items": value}
-            content = llm_content(mode, value, step)
-        answer = completion(provider, req.model, content, llm.tokens(req.text), llm.tokens(content))
+        content = natural if mode is None or step is None else llm_content(mode, value, step)
+        answer = completion(provider, req.model, content, facts["input_tokens"], llm.tokens(content))
         body_bytes = json.dumps(answer, ensure_ascii=False).encode()
-        self._finish(None if mode == "malformed" else mode, body_bytes, "application/json")
+        snap = state.limit_snapshot(provider)  # where the caller stands now, as the answer leaves
+        headers = rate_limit_headers(provider, snap, exact=state.exact_times, charged=facts.get("charged"))
+        self._finish(None if mode == "malformed" else mode, body_bytes, "application/json", headers)
+
+    def _admitted(self, provider: str, model: str, facts: dict[str, Any]) -> bool:
+        """Charge the request to the provider's limits (if any are set); answer 429 when one is exhausted."""
+        state = self.server.state
+        verdict, snap = state.admit(provider, facts["input_tokens"], facts["output_tokens"])
+        if verdict.refused_by is None:
+            if verdict.charged:
+                facts["charged"] = verdict.charged
+            return True
+        exact = state.exact_times
+        wait = state.real_seconds(verdict.wait)
+        headers = rate_limit_headers(provider, snap, exact=exact)
+        headers["retry-after"] = retry_after_value(wait, exact)
+        if provider == "openai":
+            headers["retry-after-ms"] = str(max(1, round(wait * 1000)))
+        facts["refused_by"] = verdict.refused_by
+        limit = snap[verdict.refused_by]["limit"]
+        self._json(429, rate_limit_error(provider, verdict.refused_by, model, limit, wait), headers)
+        return False
 
     def _api_key(self, provider: str) -> str:
         """The key the request carries ('' for none)."""
@@ -287,6 +354,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _control(self, method: str, path: str, raw: bytes) -> None:
         state = self.server.state
+        query = parse_qs(urlsplit(self.path).query)
         try:
             payload = json.loads(raw) if raw.strip() else {}
         except ValueError:
@@ -300,6 +368,8 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/_faults"): lambda: {"active": state.add_rules(payload)},
             ("GET", "/_latency"): lambda: state.set_latency({}),
             ("POST", "/_latency"): lambda: state.set_latency(payload),
+            ("GET", "/_limits"): lambda: state.set_limits({}),
+            ("POST", "/_limits"): lambda: state.set_limits(payload),
             ("GET", "/_config"): lambda: state.set_config({}),
             ("POST", "/_config"): lambda: state.set_config(payload),
         }
@@ -313,6 +383,8 @@ class Handler(BaseHTTPRequestHandler):
                     "title": paper.title,
                     "authors": list(paper.authors),
                 }
+            elif method == "GET" and path == "/_requests":
+                result = state.log.since(int((query.get("since") or ["0"])[0]))
             elif (method, path) in routes:
                 result = routes[(method, path)]()
             else:

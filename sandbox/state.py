@@ -1,13 +1,19 @@
-"""The sandbox's mutable state: counters, active fault rules, latency and config (thread-safe)."""
+"""The sandbox's mutable state: counters, active fault rules, latency, limits, the request log and config
+(thread-safe)."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from sandbox.faults import LLM_TARGETS, TARGETS, Rule, parse_rule
+from sandbox.limits import Limits, LogNormal, Verdict, parse_latency
+from sandbox.records import RequestLog
+
+DEFAULT_SEED = 20230501  # latency draws repeat from run to run (reset and /_latency {"seed": n} set it)
 
 
 class SandboxState:
@@ -23,7 +29,10 @@ class SandboxState:
             self.by_step: Counter[str] = Counter()
             self.pdf_ids: Counter[str] = Counter()
             self.rules: list[Rule] = []
-            self.latency: dict[str, float] = dict.fromkeys(TARGETS, 0.0)
+            self.latency: dict[str, float | LogNormal] = dict.fromkeys(TARGETS, 0.0)
+            self.rng = random.Random(DEFAULT_SEED)
+            self.limits = Limits()
+            self.log = RequestLog()
             self.papers_per_day = self._default_papers
             self.empty_dates: set[str] = set()
 
@@ -64,22 +73,53 @@ class SandboxState:
                     return rule
         return None
 
-    def set_latency(self, raw: Any) -> dict[str, float]:
+    def set_latency(self, raw: Any) -> dict[str, Any]:
+        """Seconds per request, or {"median": s, "p99": s} for a log-normal latency; "seed" reseeds the draws."""
         if not isinstance(raw, dict):
             raise ValueError("latency is a JSON object of seconds")
-        bad = [k for k in raw if k != "llm" and k not in TARGETS]
+        bad = [k for k in raw if k not in ("llm", "seed") and k not in TARGETS]
         if bad:
-            raise ValueError(f"unknown latency keys {bad}; use hf, pdf, llm, openai, anthropic, mistral")
-        seconds = {k: max(0.0, float(v)) for k, v in raw.items()}
+            raise ValueError(f"unknown latency keys {bad}; use hf, pdf, llm, openai, anthropic, mistral, seed")
+        values = {k: parse_latency(v) for k, v in raw.items() if k != "seed"}
         with self._lock:
-            for key, value in seconds.items():
+            if "seed" in raw:
+                self.rng = random.Random(int(raw["seed"]))
+            for key, value in values.items():
                 for k in sorted(LLM_TARGETS) if key == "llm" else [key]:
                     self.latency[k] = value
-            return dict(self.latency)
+            return {k: v.as_dict() if isinstance(v, LogNormal) else v for k, v in self.latency.items()}
 
     def latency_for(self, target: str) -> float:
+        """This request's latency in simulated seconds (drawn, for a distribution)."""
         with self._lock:
-            return self.latency.get(target, 0.0)
+            value = self.latency.get(target, 0.0)
+            return value.draw(self.rng) if isinstance(value, LogNormal) else value
+
+    def real_seconds(self, simulated: float) -> float:
+        with self._lock:
+            return self.limits.real(simulated)
+
+    # -- rate limits -------------------------------------------------------------------------------------
+
+    def set_limits(self, raw: Any) -> dict[str, Any]:
+        with self._lock:
+            return self.limits.configure(raw)
+
+    def admit(self, provider: str, input_tokens: int, output_tokens: int) -> tuple[Verdict, dict[str, Any]]:
+        """Charge a request to its provider's limits; the verdict and a snapshot of the limits after it."""
+        with self._lock:
+            verdict = self.limits.admit(provider, input_tokens, output_tokens)
+            return verdict, self.limits.snapshot(provider)
+
+    def limit_snapshot(self, provider: str) -> dict[str, Any]:
+        with self._lock:
+            return self.limits.snapshot(provider)
+
+    @property
+    def exact_times(self) -> bool:
+        """Whether time headers need decimals: a time-scaled second is too coarse to round up to."""
+        with self._lock:
+            return self.limits.time_scale != 1.0
 
     def set_config(self, raw: Any) -> dict[str, Any]:
         """`papers_per_day`: papers of a synthetic working day; `empty_dates`: dates whose feed answers `[]` until

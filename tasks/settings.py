@@ -73,10 +73,23 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, validation_alias=_env("HFDAILY_RETRY_BASE_DELAY"))
     retry_max_wait: float = Field(60.0, ge=0, validation_alias=_env("HFDAILY_RETRY_MAX_WAIT"))
 
-    # Concurrency: task-runner workers for one run, and a cap of calls in flight per LLM provider.
+    # Concurrency: task-runner workers for one run (PDFs and other non-LLM tasks), and the most LLM calls in
+    # flight per provider in one process (the pacer adapts below it: tasks/llm/pacing.py).
     max_workers: int = Field(16, ge=1, validation_alias=_env("HFDAILY_MAX_WORKERS"))
-    provider_concurrency: int = Field(4, ge=1, validation_alias=_env("HFDAILY_PROVIDER_CONCURRENCY"))
+    provider_concurrency: int = Field(32, ge=1, validation_alias=_env("HFDAILY_PROVIDER_CONCURRENCY"))
     llm_timeout: float = Field(60.0, gt=0, validation_alias=_env("HFDAILY_LLM_TIMEOUT"))
+
+    # LLM budgets per minute: the calls of every run on this key are paced to stay within them. The defaults are
+    # the lowest paid tiers (README#rate-limits): OpenAI tier 1 for gpt-4o-mini, Anthropic tier 1 for Claude
+    # Sonnet, Mistral's 1 request/s. Token budgets count what the provider counts: input + output tokens for
+    # OpenAI and Mistral, input tokens for Anthropic (its output tokens have their own budget).
+    openai_rpm: float = Field(500, gt=0, validation_alias=_env("HFDAILY_OPENAI_RPM"))
+    openai_tpm: float = Field(200_000, gt=0, validation_alias=_env("HFDAILY_OPENAI_TPM"))
+    anthropic_rpm: float = Field(50, gt=0, validation_alias=_env("HFDAILY_ANTHROPIC_RPM"))
+    anthropic_tpm: float = Field(30_000, gt=0, validation_alias=_env("HFDAILY_ANTHROPIC_TPM"))
+    anthropic_otpm: float = Field(8_000, gt=0, validation_alias=_env("HFDAILY_ANTHROPIC_OTPM"))
+    mistral_rpm: float = Field(60, gt=0, validation_alias=_env("HFDAILY_MISTRAL_RPM"))
+    mistral_tpm: float = Field(500_000, gt=0, validation_alias=_env("HFDAILY_MISTRAL_TPM"))
 
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES), validation_alias=_env("HFDAILY_PRICES")
@@ -120,6 +133,11 @@ class Settings(BaseSettings):
 
     def base_url(self, provider: str) -> str | None:
         return getattr(self, f"{provider}_base_url")
+
+    def budget(self, provider: str) -> dict[str, float]:
+        """The provider's per-minute budgets: `rpm`, `tpm` and (Anthropic) `otpm`."""
+        return {kind: getattr(self, f"{provider}_{kind}") for kind in ("rpm", "tpm", "otpm")
+                if hasattr(self, f"{provider}_{kind}")}
 
     def secrets(self) -> list[str]:
         """Every configured secret value, so tests and log filters can check none leaks."""

@@ -1,14 +1,21 @@
 """One small interface over the OpenAI, Anthropic and Mistral SDKs.
 
 SDK-level retries are switched off (max_retries=0): retrying is the chain runner's job, so attempts
-never multiply. Every SDK error, and every answer whose shape is not a completion (an HTML page from a proxy
-answered with status 200, JSON of another shape), becomes an `LLMCallError` that says whether a retry can help,
-so the chain runner moves on to the next provider.
+never multiply. Each SDK gets an HTTP client that keeps the rate-limit headers of the last answer in this thread
+(`Completion.rate`, `LLMCallError.rate`): the pacer (tasks/llm/pacing.py) reads where the provider says we stand.
+
+Every SDK error, and every answer whose shape is not a completion (an HTML page from a proxy answered with status
+200, JSON of another shape), becomes an `LLMCallError` that says whether a retry can help, so the chain runner
+moves on to the next provider.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
+import importlib
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +25,15 @@ from pydantic import BaseModel
 
 from tasks.errors import HfDailyError
 from tasks.http import RETRIABLE_STATUS, parse_retry_after
+from tasks.llm.ratelimits import RateInfo, parse_rate_headers, rate_headers
 from tasks.llm.redact import redact, register_secret
+
+# The SDKs are imported when this module is (as a process starts), not in the middle of a run: `import anthropic`
+# alone takes ~3 s of CPU, and an import competing with a run's PDF parsers and starting task threads took 10-13 s
+# and held that provider's first call back as long. A missing or broken SDK is reported where a client is built.
+for _sdk in ("openai", "anthropic", "mistralai.client"):
+    with contextlib.suppress(Exception):
+        importlib.import_module(_sdk)
 
 
 @dataclass(frozen=True)
@@ -27,12 +42,13 @@ class Completion:
     model: str
     input_tokens: int
     output_tokens: int
+    rate: RateInfo | None = None  # the answer's rate-limit headers
 
 
 class LLMCallError(HfDailyError):
     def __init__(
         self, provider: str, message: str, *, status: int | None = None, retriable: bool = False,
-        retry_after: float | None = None,
+        retry_after: float | None = None, rate: RateInfo | None = None,
     ) -> None:
         message = redact(message)  # here, so no stored or logged error text can carry a key
         super().__init__(f"{provider}: {message}")
@@ -41,6 +57,11 @@ class LLMCallError(HfDailyError):
         self.status = status
         self.retriable = retriable
         self.retry_after = retry_after
+        self.rate = rate
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == 429
 
 
 class ProviderClient(Protocol):
@@ -53,11 +74,41 @@ class ProviderClient(Protocol):
 
 
 def _status_error(provider: str, status: int, headers: Any, detail: str) -> LLMCallError:
-    retry_after = parse_retry_after(headers.get("retry-after")) if headers is not None else None
+    rate = parse_rate_headers(provider, rate_headers(headers)) if headers is not None else None
+    retry_after = rate.retry_after if rate is not None else None
+    if retry_after is None and headers is not None:
+        retry_after = parse_retry_after(headers.get("retry-after"))
     return LLMCallError(
         provider, f"HTTP {status}: {detail[:160]}", status=status,
-        retriable=status in RETRIABLE_STATUS, retry_after=retry_after,
+        retriable=status in RETRIABLE_STATUS, retry_after=retry_after, rate=rate,
     )
+
+
+_seen = threading.local()  # the rate-limit headers of this thread's last answer
+
+
+def _keep_headers(response: Any) -> None:
+    """httpx response hook: SDK calls are synchronous, so the answer a thread reads next is its own."""
+    _seen.headers = rate_headers(response.headers)
+
+
+def _http_client(factory: Callable[..., Any]) -> Any:
+    return factory(event_hooks={"response": [_keep_headers]})
+
+
+@contextmanager
+def _watch(provider: str) -> Iterator[list[RateInfo | None]]:
+    """Yields a one-item list that holds the call's RateInfo once the call returns."""
+    _seen.headers = None
+    box: list[RateInfo | None] = [None]
+    try:
+        yield box
+    finally:
+        box[0] = parse_rate_headers(provider, getattr(_seen, "headers", None))
+
+
+def _with_rate(done: Completion, rate: RateInfo | None) -> Completion:
+    return done if rate is None else dataclasses.replace(done, rate=rate)
 
 
 def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -155,7 +206,8 @@ class OpenAIClient:
             self._openai = openai
             self._base_error = openai.OpenAIError
             _require(openai, "APITimeoutError", "APIConnectionError", "APIStatusError")
-            client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0,
+                                   http_client=_http_client(openai.DefaultHttpxClient))
             self._create = client.chat.completions.create
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
@@ -167,11 +219,11 @@ class OpenAIClient:
             }
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": user})
-        with _sdk_errors(self.name, self._openai, self._base_error):
+        with _watch(self.name) as rate, _sdk_errors(self.name, self._openai, self._base_error):
             resp = self._create(
                 model=model, messages=messages, temperature=temperature, max_tokens=max_tokens, **kwargs,
             )
-        return _read(self.name, resp, lambda r: self._answer(r, model))
+        return _with_rate(_read(self.name, resp, lambda r: self._answer(r, model)), rate[0])
 
     def _answer(self, resp: Any, model: str) -> Completion:
         if not resp.choices:
@@ -198,17 +250,18 @@ class AnthropicClient:
             self._base_error = anthropic.AnthropicError
             self._not_given = anthropic.NOT_GIVEN
             _require(anthropic, "APITimeoutError", "APIConnectionError", "APIStatusError")
-            client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0,
+                                         http_client=_http_client(anthropic.DefaultHttpxClient))
             self._create = client.messages.create
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
-        with _sdk_errors(self.name, self._anthropic, self._base_error):
+        with _watch(self.name) as rate, _sdk_errors(self.name, self._anthropic, self._base_error):
             resp = self._create(
                 # The current Messages API sets sampling itself: it takes no temperature.
                 model=model, system=system or self._not_given, max_tokens=max_tokens,
                 messages=[{"role": "user", "content": user}],
             )
-        return _read(self.name, resp, lambda r: self._answer(r, model))
+        return _with_rate(_read(self.name, resp, lambda r: self._answer(r, model)), rate[0])
 
     @staticmethod
     def _answer(resp: Any, model: str) -> Completion:
@@ -225,11 +278,13 @@ class MistralClient:
         register_secret(api_key)
         with _sdk_guard(self.name):
             # mistralai 2.0 moved the client into `mistralai.client`; 1.x has no `Mistral` there.
+            import httpx
             from mistralai.client import Mistral
             from mistralai.client.errors import MistralError, NoResponseError
 
             self._errors = (MistralError, NoResponseError)
-            client = Mistral(api_key=api_key, server_url=base_url, timeout_ms=int(timeout * 1000))
+            client = Mistral(api_key=api_key, server_url=base_url, timeout_ms=int(timeout * 1000),
+                             client=_http_client(lambda **kw: httpx.Client(follow_redirects=True, **kw)))
             self._create = client.chat.complete
 
     def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
@@ -237,7 +292,8 @@ class MistralClient:
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": user})
         try:
-            resp = self._create(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
+            with _watch(self.name) as rate:
+                resp = self._create(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
         except mistral_error as exc:
             if 200 <= exc.status_code < 300:  # the SDK refuses an answer that is not its JSON
                 raise LLMCallError(self.name, f"unexpected answer ({exc.message[:160]})") from exc
@@ -250,7 +306,7 @@ class MistralClient:
                 kind = "request timed out" if "Timeout" in type(exc).__name__ else "connection failed"
                 raise LLMCallError(self.name, kind, retriable=True) from exc
             raise LLMCallError(self.name, f"bad answer: {type(exc).__name__}: {exc}") from exc
-        return _read(self.name, resp, lambda r: self._answer(r, model))
+        return _with_rate(_read(self.name, resp, lambda r: self._answer(r, model)), rate[0])
 
     def _answer(self, resp: Any, model: str) -> Completion:
         if not resp.choices:

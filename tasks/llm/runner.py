@@ -1,4 +1,5 @@
-"""Runs one prompt through its provider chain: cache, concurrency caps, retries, validation, fallback."""
+"""Runs one prompt through its provider chain: cache, pacing by the providers' budgets, retries, validation,
+fallback."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 
 from tasks.errors import HfDailyError
 from tasks.llm.cache import AnswerCache, CachedAnswer, cache_key
+from tasks.llm.pacing import ProviderPacer, estimate_tokens, pacer_for
 from tasks.llm.parsing import ParseError, parse_model, parse_string_list
 from tasks.llm.prompts import ChainEntry, Prompt
 from tasks.llm.providers import CLIENTS, Completion, LLMCallError, ProviderClient
@@ -22,6 +24,9 @@ from tasks.models import Usage
 from tasks.settings import SecretBlockError, Settings
 
 FailureStatus = Literal["error", "skipped", "deferred"]
+# A 429 means "wait", not "broken": the pacer holds the provider until retry-after, and the call asks again. These
+# many in a row (beyond HFDAILY_RETRIES) fail the call, so a key that stays rate-limited moves the chain on.
+RATE_LIMITED_RETRIES = 8
 
 
 class StepFailed(HfDailyError):
@@ -47,14 +52,17 @@ def _is_empty(value: Any) -> bool:
 
 
 class LLMRuntime:
-    """Process-wide LLM state: SDK clients, per-provider caps, the answer cache and the usage meter."""
+    """A run's LLM state: SDK clients, the providers' pacers (shared by the runs of a process), the answer cache
+    and the usage meter."""
 
     def __init__(self, settings: Settings, meter: UsageMeter | None = None) -> None:
         self.settings = settings
         self.meter = meter or UsageMeter(settings.max_cost)
         self.cache = AnswerCache(settings.data.child("cache/llm"))
         self._clients: dict[str, ProviderClient | LLMCallError | None] = {}
-        self._caps = {p: _provider_cap(p, settings.provider_concurrency) for p in CLIENTS}
+        self.pacers: dict[str, ProviderPacer] = {
+            p: pacer_for(p, settings.budget(p), settings.provider_concurrency) for p in CLIENTS
+        }
         # One lock per provider: building a client imports its SDK (0.4-1.5 s, several on a busy machine),
         # which must not hold up the calls of the providers that are ready.
         self._locks = {p: threading.Lock() for p in CLIENTS}
@@ -120,31 +128,47 @@ class LLMRuntime:
 
     def _call(self, client: ProviderClient, entry: ChainEntry, system: str, user: str,
               schema: type[BaseModel] | None, step: str) -> tuple[Completion, Usage]:
-        """One paid request, retried on transient errors with backoff, jitter and Retry-After."""
+        """One paid request, paced by the provider's budgets; retried on transient errors with backoff, jitter and
+        Retry-After, and after a 429 once the pacer lets the provider be asked again."""
         s = self.settings
-        for attempt in range(s.retries + 1):
+        pacer = self.pacers[entry.provider]
+        estimate = estimate_tokens(system, user)
+        attempt = limited = 0
+        while True:
+            permit = pacer.acquire(step, estimate, entry.max_tokens)
             try:
-                with self._caps[entry.provider]:
-                    self.meter.check()  # once the slot is ours: calls queued for it stop when the run must stop
-                    done = client.complete(
-                        model=entry.model, system=system, user=user, temperature=entry.temperature,
-                        max_tokens=entry.max_tokens, schema=schema, step=step,
-                    )
+                self.meter.check()  # once paced: calls queued behind the pacer stop when the run must stop
+                done = client.complete(
+                    model=entry.model, system=system, user=user, temperature=entry.temperature,
+                    max_tokens=entry.max_tokens, schema=schema, step=step,
+                )
             except LLMCallError as exc:
+                if exc.rate_limited and limited < RATE_LIMITED_RETRIES:
+                    wait = None if exc.retry_after is None else min(exc.retry_after, s.retry_max_wait)
+                    permit.throttled(wait, exc.rate)  # every call of this provider waits it out
+                    limited += 1
+                    get_logger().info("%s %s: rate-limited (%s); asking again when the pacer allows",
+                                      step, entry.provider, exc)
+                    continue
+                permit.failed()
                 if not exc.retriable or attempt == s.retries:
                     raise
                 backoff = s.retry_base_delay * 2**attempt * random.uniform(0.5, 1.5)
                 wait = min(s.retry_max_wait, max(backoff, exc.retry_after or 0.0))
                 get_logger().info("%s %s: %s; retry %d in %.1f s", step, entry.provider, exc, attempt + 1, wait)
+                attempt += 1
                 time.sleep(wait)
                 continue
+            except BaseException:
+                permit.failed()
+                raise
+            permit.done(done.input_tokens, done.output_tokens, done.rate)
             usage = Usage(
                 calls=1, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
                 cost_usd=cost_usd(entry.model, done.input_tokens, done.output_tokens, s.prices),
             )
             self.meter.add(usage)
             return done, usage
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- one chain entry ---------------------------------------------------------------------
     def ask(self, prompt: Prompt, entry: ChainEntry, inputs: dict[str, Any], tally: list[Usage]) -> tuple[Any, str]:
@@ -235,16 +259,6 @@ def _sum(usages: list[Usage]) -> Usage:
 
 _runtimes: dict[str, LLMRuntime] = {}
 _runtime_lock = threading.Lock()
-_caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}
-
-
-def _provider_cap(provider: str, limit: int) -> threading.BoundedSemaphore:
-    """The process-wide cap of calls in flight to `provider`: runs in one process (a backfill's dates) share
-    it, as they share the provider's rate limit."""
-    with _runtime_lock:
-        if (provider, limit) not in _caps:
-            _caps[provider, limit] = threading.BoundedSemaphore(limit)
-        return _caps[provider, limit]
 
 
 def _run_key() -> str:
@@ -258,9 +272,17 @@ def _run_key() -> str:
 
 
 def configure(settings: Settings, max_cost: float | None = None, key: str | None = None) -> LLMRuntime:
-    """Install a fresh runtime (clients, caps, usage meter) for the current flow run."""
+    """Install a fresh runtime (clients, usage meter) for the current flow run, its pacers drawing on the budgets
+    shared through the Prefect server where it has them (tasks/llm/shared.py)."""
+    from tasks.llm.shared import shared_budgets
+
     runtime = LLMRuntime(settings, UsageMeter(max_cost if max_cost is not None else settings.max_cost))
     runtime.preload()
+    for provider, budget in shared_budgets(settings).items():
+        pacer = runtime.pacers[provider]
+        if pacer.shared is None:  # a process keeps one reservoir per provider
+            pacer.shared = budget
+            budget.prime()
     with _runtime_lock:
         _runtimes[_run_key() if key is None else key] = runtime
     return runtime

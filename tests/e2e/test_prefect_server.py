@@ -68,6 +68,7 @@ class Stack:
     timings: dict[str, float] = field(default_factory=dict)
     alerts: AlertReceiver | None = None
     broken_pdf: str = ""
+    limits_output: str = ""
 
     @property
     def data(self) -> Path:
@@ -86,6 +87,13 @@ class Stack:
         done = subprocess.run([*PREFECT, *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
                               timeout=timeout)
         assert done.returncode == 0, f"prefect {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def hfdaily(self, *args: str, timeout: float = 60) -> str:
+        """An `hfdaily ...` command from the repository root; fails the test with its output."""
+        done = subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"hfdaily {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
     def trigger(self, *runs: tuple[str, dict[str, Any]]) -> list[UUID]:
@@ -254,7 +262,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         st.prefect("work-pool", "create", "hfdaily", "--type", "process")
         # Deployed without HFDAILY_PROJECT_DIR: the pull step keeps the placeholder and the worker fills it in.
         st.prefect("--no-prompt", "deploy", "--all")
-        timings["work-pool create + deploy --all"] = time.monotonic() - t0
+        st.limits_output = st.hfdaily("limits")  # the deploy step that makes the shared LLM budgets
+        timings["work-pool create + deploy --all + hfdaily limits"] = time.monotonic() - t0
         _pause_daily_schedule(st)
 
         t0 = time.monotonic()
@@ -426,6 +435,24 @@ def test_the_run_forms_are_dates_with_bounds_and_the_server_refuses_bad_values(s
     assert answer["valid"] is False and answer["errors"][0]["property"] == "date"
     assert requests.post(f"{stack.api}/ui/schemas/validate", timeout=10,
                          json={"schema": forms["daily"], "values": {"date": DATE}}).json()["valid"] is True
+
+
+def test_limits_are_created_once_and_the_runs_share_them(stack: Stack) -> None:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    created = [line for line in stack.limits_output.splitlines() if ": created - " in line]
+    assert len(created) == 7 and any(line.startswith("hfdaily-anthropic-rpm: created - 50 requests a minute")
+                                     for line in created), stack.limits_output
+    again = stack.hfdaily("limits")
+    assert again.count(": unchanged - ") == 7, again
+    with stack.client() as client:
+        rpm = client.read_global_concurrency_limit_by_name("hfdaily-openai-rpm")
+    assert rpm.active and rpm.slot_decay_per_second == pytest.approx(500 / 60 * 1000)
+
+    run = stack.wait(stack.runs["daily"])
+    with stack.client() as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200)
+    assert any("shared through the Prefect server" in log.message for log in logs), [log.message for log in logs]
 
 
 def test_backfill_as_deployment_runs_skips_complete_dates(stack: Stack) -> None:

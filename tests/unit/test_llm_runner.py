@@ -128,12 +128,14 @@ def test_emoji_and_schemas():
     assert set(strict_json_schema(Summary)["properties"]) == {"title", "desc"}
 
 
-def test_per_provider_cap_bounds_calls_in_flight(tmp_path):
+def test_provider_concurrency_caps_calls_in_flight(tmp_path):
     import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    s = Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path, OPENAI_API_KEY="k", HFDAILY_PROVIDER_CONCURRENCY=2)
+    # Budgets far above what 8 calls need: only the cap on calls in flight holds them back.
+    s = Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path, OPENAI_API_KEY="k", HFDAILY_PROVIDER_CONCURRENCY=2,
+                 HFDAILY_OPENAI_RPM=1e6, HFDAILY_OPENAI_TPM=1e9)
     lock, state = threading.Lock(), {"now": 0, "peak": 0}
 
     class Slow:

@@ -1,0 +1,121 @@
+"""Budgets shared through Prefect global concurrency limits: the limits' shape, chunked draws, falling back."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prefect.exceptions import ObjectNotFound
+
+from tasks.llm import shared
+from tasks.llm.shared import SharedBudget, ensure_limits, specs
+from tasks.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path)
+
+
+def test_one_limit_per_provider_and_budget_with_decay_at_the_budget(settings):
+    by_name = {s.name: s for s in specs(settings)}
+    assert sorted(by_name) == ["hfdaily-anthropic-otpm", "hfdaily-anthropic-rpm", "hfdaily-anthropic-tpm",
+                               "hfdaily-mistral-rpm", "hfdaily-mistral-tpm", "hfdaily-openai-rpm",
+                               "hfdaily-openai-tpm"]
+    rpm = by_name["hfdaily-anthropic-rpm"]  # 50 a minute: a request is 1000 slots, so the decay is not floored away
+    assert rpm.slot_decay_per_second == pytest.approx(50 / 60 * 1000) and rpm.limit >= 1000
+    tpm = by_name["hfdaily-openai-tpm"]
+    assert tpm.slot_decay_per_second == pytest.approx(200_000 / 60) and tpm.limit >= 16_000
+    assert "500 requests a minute" in by_name["hfdaily-openai-rpm"].describe()
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.limits: dict[str, object] = {}
+        self.calls: list[str] = []
+
+    def read_global_concurrency_limit_by_name(self, name):
+        if name not in self.limits:
+            raise ObjectNotFound(http_exc=Exception(name))
+        return self.limits[name]
+
+    def create_global_concurrency_limit(self, spec):
+        from types import SimpleNamespace
+
+        self.calls.append(f"create {spec.name}")
+        self.limits[spec.name] = SimpleNamespace(limit=spec.limit, slot_decay_per_second=spec.slot_decay_per_second,
+                                                 active=True)
+
+    def update_global_concurrency_limit(self, name, spec):
+        self.calls.append(f"update {name}")
+        lim = self.limits[name]
+        lim.limit, lim.slot_decay_per_second = spec.limit, spec.slot_decay_per_second
+
+
+def test_ensure_limits_creates_then_changes_only_what_differs(settings, tmp_path):
+    client = FakeClient()
+    assert {what for _, what in ensure_limits(settings, client)} == {"created"}
+    assert {what for _, what in ensure_limits(settings, client)} == {"unchanged"}
+    faster = Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path, HFDAILY_OPENAI_RPM=5000)
+    done = {spec.name: what for spec, what in ensure_limits(faster, client)}
+    assert done["hfdaily-openai-rpm"] == "updated" and list(done.values()).count("updated") == 1
+
+
+def _budget(settings, rate_limit):
+    limits = {s.kind: s for s in specs(settings) if s.name.startswith("hfdaily-openai-")}
+    return SharedBudget("openai", limits, settings.budget("openai"), rate_limit=rate_limit)
+
+
+def test_calls_draw_from_a_reservoir_topped_up_in_chunks_behind_them(settings):
+    taken: list[tuple[str, int]] = []
+    budget = _budget(settings, lambda name, occupy, **kw: taken.append((name, occupy)))
+    for _ in range(10):
+        budget.take({"rpm": 1.0, "tpm": 700.0})
+    _settled(budget)
+    # half a second of the budget per round trip (4.2 requests, 1,667 tokens), never one per call
+    assert 2 <= [n for n, _ in taken].count("hfdaily-openai-rpm") <= 4
+    assert 4 <= [n for n, _ in taken].count("hfdaily-openai-tpm") <= 7
+    assert budget.balance["rpm"] >= budget.chunk["rpm"] and budget.balance["tpm"] >= budget.chunk["tpm"]
+    assert budget.round_trips == len(taken)
+    budget.settle({"tpm": 5000.0})  # a call that used 5,000 more than it drew: the next ones pay for it
+    budget.take({"rpm": 1.0, "tpm": 1.0})
+    _settled(budget)
+    prepaid = sum(occupy for name, occupy in taken if name.endswith("tpm"))
+    assert prepaid == budget.balance["tpm"] + 10 * 700 + 5000 + 1  # every token used was paid to the server
+    assert budget.balance["tpm"] >= budget.chunk["tpm"]
+
+
+def _settled(budget: SharedBudget) -> None:
+    import time
+
+    deadline = time.monotonic() + 5
+    while budget._refilling and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_server_that_fails_means_local_pacing_for_a_while_said_once(settings, caplog, monkeypatch):
+    calls = []
+
+    def down(name, occupy, **kw):
+        calls.append(name)
+        raise ConnectionError("connection refused")
+
+    budget = _budget(settings, down)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):
+            budget.take({"rpm": 1.0, "tpm": 100.0})  # never raises, never waits long
+        _settled(budget)
+    assert len(calls) == 1 and sum("pacing in-process" in r.getMessage() for r in caplog.records) == 1
+    real = shared.time.monotonic
+    monkeypatch.setattr(shared.time, "monotonic", lambda: real() + 10**6)  # the cool-down is over: ask again
+    budget.take({"rpm": 1.0, "tpm": 100.0})
+    _settled(budget)
+    assert len(calls) == 2
+
+
+def test_without_a_server_budgets_are_local(settings, monkeypatch, caplog):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    shared.forget()
+    with caplog.at_level(logging.INFO):
+        assert shared.shared_budgets(settings) == {}
+    assert any("in this process only" in r.getMessage() for r in caplog.records)
