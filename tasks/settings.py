@@ -184,7 +184,7 @@ def _problem(err: Any) -> str:
     loc = [str(part) for part in err.get("loc", ())]
     variable = _variable(loc[0]) if loc else "a setting"
     where = variable + "".join(f"[{part}]" for part in loc[1:])
-    rule = str(err.get("msg", "is not valid"))
+    rule = str(err.get("msg", "is not valid")).removeprefix("Value error, ")  # our validators' own words
     rule = rule[:1].lower() + rule[1:]
     value = err.get("input")
     shown = "" if variable in _SECRET_VARIABLES or not isinstance(value, str | int | float) else f"={str(value)[:60]!r}"

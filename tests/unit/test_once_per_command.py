@@ -34,7 +34,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_the_site_url_warning_is_given_once_not_once_per_date(tmp_path: Path, fresh_process: None,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", site_dir=tmp_path / "site")
-    write_store(settings.days_dir, small_store())
+    write_store(Path(settings.data_dir, "days"), small_store())
     with caplog.at_level(logging.WARNING):
         for date in ("2025-01-20", "2025-01-21", "2025-01-23"):  # a backfill's dates, in one process
             render_for_day(settings, date)
@@ -78,6 +78,7 @@ def test_a_deployment_backfill_names_its_date_runs_from_the_start(monkeypatch: p
         return Child()
 
     monkeypatch.setattr(flows.backfill, "run_deployment", run_deployment)
+    monkeypatch.setattr(flows.backfill, "_wait_for", lambda run_id, date, settings: (Child(), None))
     flows.backfill._via_deployment("2025-01-20", None)
     assert (seen["deployment"], seen["flow_run_name"]) == ("daily/daily", "daily-2025-01-20")
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from flows.daily import SettingsThreadPool, daily_digest
+from flows.daily import daily_digest
 from tasks.errors import HfDailyError, InvalidSettingError
+from tasks.lanes import LaneTaskRunner
 from tasks.settings import _problem, load_settings
 
 
@@ -78,8 +79,8 @@ def test_the_daily_flow_checks_its_settings_first(workdir: Path, monkeypatch: py
 def test_the_task_runner_never_fails_on_a_bad_setting(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Entered by the engine before the flow's body: an error there left the run Running for good."""
     monkeypatch.setenv("HFDAILY_MAX_WORKERS", "0")
-    with SettingsThreadPool() as pool:
+    with LaneTaskRunner() as pool:
         assert pool._max_workers == 16
     monkeypatch.setenv("HFDAILY_MAX_WORKERS", "3")
-    with SettingsThreadPool() as pool:
-        assert pool._max_workers == 3
+    with LaneTaskRunner() as pool:
+        assert pool._max_workers == 3 and pool.sizes["default"] == 3

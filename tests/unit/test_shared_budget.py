@@ -105,12 +105,14 @@ def test_a_server_that_fails_means_local_pacing_for_a_while_said_once(settings, 
         for _ in range(5):
             budget.take({"rpm": 1.0, "tpm": 100.0})  # never raises, never waits long
         _settled(budget)
-    assert len(calls) == 1 and sum("pacing in-process" in r.getMessage() for r in caplog.records) == 1
+    # One round trip per budget that was short (rpm and tpm, in parallel threads), then none: said once.
+    assert 1 <= len(calls) <= 2 and sum("pacing in-process" in r.getMessage() for r in caplog.records) == 1
+    asked = len(calls)
     real = shared.time.monotonic
     monkeypatch.setattr(shared.time, "monotonic", lambda: real() + 10**6)  # the cool-down is over: ask again
     budget.take({"rpm": 1.0, "tpm": 100.0})
     _settled(budget)
-    assert len(calls) == 2
+    assert asked < len(calls) <= asked + 2
 
 
 def test_without_a_server_budgets_are_local(settings, monkeypatch, caplog):

@@ -150,6 +150,7 @@ def test_settings_refuse_a_bad_data_dir_and_the_cli_says_so_in_one_line(
     monkeypatch.setenv("HFDAILY_DATA_DIR", "s3:/bucket/data")
     assert main(["run", "--date", "2025-01-20"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("hfdaily: error: HFDAILY_DATA_DIR: 's3:/bucket/data' looks like a URL") and "\n" not in err
+    assert err.startswith("hfdaily: error: bad setting: HFDAILY_DATA_DIR='s3:/bucket/data': 's3:/bucket/data' looks "
+                          "like a URL") and "\n" not in err
     assert list(tmp_path.iterdir()) == []  # no folder named `s3:`
     assert Settings(_env_file=None, HFDAILY_DATA_DIR="s3://bucket/data").data_dir == "s3://bucket/data"
