@@ -21,9 +21,10 @@ import pytest
 
 from flows import launch
 from flows.backfill import backfill
-from flows.daily import SettingsThreadPool, daily_digest, daily_name
+from flows.daily import daily_digest, daily_name
 from flows.runs import name_if_crashed
 from flows.site import rebuild_site
+from tasks.lanes import LaneTaskRunner
 from tasks.settings import PROJECT_ROOT
 
 DATE = "2025-01-23"
@@ -159,10 +160,10 @@ def test_a_bad_setting_on_a_worker_fails_its_run_at_once(env: Path, monkeypatch:
 
 def test_a_run_that_breaks_before_its_body_is_left_crashed_not_running(env: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: SettingsThreadPool) -> SettingsThreadPool:
+    def broken(self: LaneTaskRunner) -> LaneTaskRunner:
         raise RuntimeError("the task runner could not start")
 
-    monkeypatch.setattr(SettingsThreadPool, "__enter__", broken)
+    monkeypatch.setattr(LaneTaskRunner, "__enter__", broken)
     with pytest.raises(RuntimeError, match="could not start"):
         launch.run_here(daily_digest, f"daily-{DATE}", date=DATE, max_cost=None, render=False)
     run = _read(launch.STARTED[-1])
