@@ -247,7 +247,7 @@ class Bench:
 # ------------------------------------------------------------------------------------------- measurements
 
 
-def prewarm_sandbox(bench: Bench, dates: list[str]) -> float:
+def prewarm_sandbox(bench: Bench, dates: list[str], papers: int | None = None) -> float:
     """Have the sandbox build every PDF once (fpdf2, ~0.2 s of its CPU each, LRU-cached) so that cost, which a
     real arXiv does not bill to our machine, does not compete with the measured runs for the two cores."""
     import requests
@@ -258,7 +258,7 @@ def prewarm_sandbox(bench: Bench, dates: list[str]) -> float:
     bench.sandbox.client.latency(hf=0, pdf=0, llm=0)
     with requests.Session() as s:
         for d in dates:
-            for paper in papers_for_date(d, bench.papers):
+            for paper in papers_for_date(d, bench.papers if papers is None else papers):
                 s.get(f"{bench.sandbox.url}/pdf/{paper.arxiv_id}", timeout=60).raise_for_status()
     return time.perf_counter() - began
 
@@ -503,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="worker counts of rows 7 (backfill on PostgreSQL + S3)")
     p.add_argument("--scale-days", type=int, default=60, help="scale: dates of the long online backfill")
     p.add_argument("--scale-small-days", type=int, default=10, help="scale: dates of the short one (RSS growth)")
+    p.add_argument("--scale-papers", type=int, default=25, help="scale: papers a date in the online backfills")
     p.add_argument("--time-scale", type=float, default=4.0,
                    help="scale: how much faster than real time the sandbox's providers run in the backfills")
     p.add_argument("--scale-parallel", type=int, default=4, help="scale: dates in flight in the backfills")
@@ -599,8 +600,10 @@ def _measure_scale(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         with spawn_sandbox(papers_per_day=args.papers) as sandbox:
             bench = Bench(tmp, sandbox, server, args.papers)
             began = time.perf_counter()
-            prewarm_sandbox(bench, _dates(args.date, max(args.scale_days, args.scale_small_days)))
-            result = measure(bench, day=args.date, papers=args.papers, backfill_days=args.scale_days,
+            prewarm_sandbox(bench, [args.date])
+            prewarm_sandbox(bench, _dates(args.date, max(args.scale_days, args.scale_small_days)), args.scale_papers)
+            result = measure(bench, day=args.date, papers=args.papers, backfill_papers=args.scale_papers,
+                             backfill_days=args.scale_days,
                              small_days=args.scale_small_days, time_scale=args.time_scale,
                              max_parallel=args.scale_parallel, deployed_papers=args.deployed_papers,
                              parts=tuple(args.scale_parts))
@@ -622,7 +625,7 @@ def scale_context(res: dict[str, Any], args: argparse.Namespace) -> str:
             f"budgets): {limits}; bursts of {BURST_S:g} s · LLM latency log-normal, median {LLM_LATENCY['median']:g} "
             f"s, p99 {LLM_LATENCY['p99']:g} s; HF {FIXED_LATENCY['hf']:g} s, PDF {FIXED_LATENCY['pdf']:g} s · "
             f"cold day in real time, backfills at time scale {args.time_scale:g} with {args.scale_parallel} dates in "
-            f"flight · {args.papers} papers a date · day {args.date}")
+            f"flight · {args.papers} papers on the cold day {args.date}, {args.scale_papers} a date in the backfills")
 
 
 if __name__ == "__main__":

@@ -223,8 +223,8 @@ def _dates(end: str, days: int) -> list[str]:
     return [(last - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
 
 
-def measure(bench: Any, *, day: str, papers: int, backfill_days: int, small_days: int, time_scale: float,
-            max_parallel: int, deployed_papers: int, parts: tuple[str, ...]) -> dict[str, Any]:
+def measure(bench: Any, *, day: str, papers: int, backfill_papers: int, backfill_days: int, small_days: int,
+            time_scale: float, max_parallel: int, deployed_papers: int, parts: tuple[str, ...]) -> dict[str, Any]:
     """Every scale measurement; `bench` is benchmarks.run.Bench (the sandbox, the server, child runs)."""
     client = bench.sandbox.client
     res: dict[str, Any] = {"time_scale": time_scale, "limits": PROVIDER_LIMITS, "latency": LLM_LATENCY,
@@ -250,13 +250,14 @@ def measure(bench: Any, *, day: str, papers: int, backfill_days: int, small_days
         for days in (small_days, backfill_days):
             name = f"scale-backfill-{days}"
             dates = _dates(day, days)
-            bench.setup = lambda: arm(client, papers, time_scale)
+            bench.setup = lambda: arm(client, backfill_papers, time_scale)
             args = ["backfill", "--start", dates[0], "--end", dates[-1], "--max-parallel", str(max_parallel)]
             run = bench.child(name, args, scaled, bench.tmp / name / "data", bench.tmp / name / "prefect",
                               timeout=6 * 3600)
             records = client.requests()
             dump(records, bench.tmp / f"{name}-requests.json")
-            run.update(bound=run_bound(records, dates, papers), llm=llm_facts(records), load=load_average(),
+            run.update(bound=run_bound(records, dates, backfill_papers), llm=llm_facts(records),
+                       load=load_average(),
                        days=days, max_parallel=max_parallel)
             res[f"backfill_{days}"] = run
 

@@ -270,8 +270,12 @@ def shared_budgets(settings: Settings) -> dict[str, SharedBudget]:
         said, _found["said"] = _found["said"], True
     if not said:
         log = get_logger()
+        # No server, or one where `hfdaily limits` was never run: a one-machine setup, nothing to warn about.
         if limits is None:
-            log.info("LLM budgets are paced in this process only (no Prefect server to share them through)")
+            log.debug("LLM budgets are paced in this process only (no Prefect server to share them through)")
+        elif not limits:
+            log.debug("LLM budgets are paced in this process only: the Prefect server has no hfdaily limits "
+                      "(`hfdaily limits` creates them)")
         elif missing:
             log.warning("LLM budgets are paced in this process only for %s: the Prefect server has no limit %s "
                         "(run `hfdaily limits` to create them)",

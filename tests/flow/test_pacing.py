@@ -64,8 +64,9 @@ def test_budgets_are_shared_through_the_prefect_servers_limits_when_it_has_them(
         daily_digest(date=DATE, render=False)
         assert _ok(load_day(Settings(), DATE))
         pacer = pacing.pacer_for("openai", settings.budget("openai"), settings.provider_concurrency)
+        # Prepaid in chunks: fewer round trips to the server than calls (how long calls waited is load-bound,
+        # a benchmark's business, not a test's).
         assert pacer.shared is not None and 0 < pacer.shared.round_trips < pacer.stats.calls
-        assert pacer.shared.waited_s / pacer.stats.calls < 1.0  # prepaid: calls seldom wait for a round trip
     finally:
         with get_client(sync_client=True) as client:
             for spec, _ in made:

@@ -118,6 +118,6 @@ def test_a_server_that_fails_means_local_pacing_for_a_while_said_once(settings, 
 def test_without_a_server_budgets_are_local(settings, monkeypatch, caplog):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     shared.forget()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):
         assert shared.shared_budgets(settings) == {}
     assert any("in this process only" in r.getMessage() for r in caplog.records)
