@@ -91,7 +91,9 @@ def render_site(settings: Settings) -> list[str]:
             removed += drop_dirs(settings.site, search.INDEX_DIR, set(site.months), MONTH)
     if removed:
         get_logger().info("removed %d pages whose day file is gone", len(removed))
-    return written
+    from tasks.site.requested import render_requested  # papers reviewed on request (u/), after the site lease
+
+    return written + render_requested(settings)
 
 
 def render_for_day(settings: Settings, date: str) -> list[str]:
