@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -14,7 +15,7 @@ from tasks.settings import Settings
 from tasks.steps import paper_steps, pending
 
 ARTIFACT_KEY = "hfdaily-review"  # one key: every review run adds a version, the Artifacts page keeps the history
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>|#])")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]|#])")
 
 
 def page_key(arxiv_id: str) -> str:
@@ -31,7 +32,8 @@ def page_link(settings: Settings, arxiv_id: str, pages: list[str]) -> str | None
 
 def cell(text: str, limit: int = 90) -> str:
     """Text from arXiv or an LLM as one markdown table cell: one line, markup escaped."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split())[:limit])
+    line = html.escape(" ".join(str(text).split())[:limit], quote=False)  # no tag survives, whatever renders it
+    return _MARKDOWN.sub(r"\\\1", line)
 
 
 def not_done(record: RequestFile) -> list[str]:
