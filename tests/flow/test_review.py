@@ -83,3 +83,57 @@ def test_nothing_to_review_fails_the_run_in_one_line(env, sandbox):
     with pytest.raises(BadPaperRef, match="no paper to review: 'nope' is not an arXiv id"):
         review(papers=["nope"])
     assert sandbox.stats()["requests"]["arxiv"] == 0
+
+
+@pytest.mark.parametrize("rule", [
+    {"target": "arxiv", "status": 503, "retry_after": 0, "times": 1},
+    {"target": "arxiv", "mode": "malformed", "times": 1},  # a cut Atom body
+])
+def test_a_transient_arxiv_api_fault_is_retried(env, sandbox, rule):
+    sandbox.faults([rule])
+    summary = review(papers=["2501.04005"], render=False)
+    assert sandbox.stats()["requests"]["arxiv"] == 2 and summary["papers"][0]["status"] == "ok"
+
+
+def test_arxiv_api_answering_html_fails_the_run_in_one_line_and_stores_nothing(env, sandbox):
+    sandbox.faults([{"target": "arxiv", "mode": "html"}])
+    with pytest.raises(Exception, match="arXiv API: the answer is not XML") as failed:
+        review(papers=["2501.04006"], render=False)
+    assert "\n" not in str(failed.value)
+    assert sandbox.stats()["requests"]["arxiv"] == 4  # 3 retries
+    assert load_request(Settings(), "2501.04006") is None
+
+
+def test_a_missing_pdf_is_incomplete_and_a_re_request_redoes_only_it(env, sandbox):
+    sandbox.faults([{"target": "pdf", "match": "2501.04007", "status": 404}])
+    summary = review(papers=["2501.04007"], render=False)
+    row = summary["papers"][0]
+    assert row["status"] == "incomplete" and row["not_done"] == ["pdf", "affiliations"]
+    paper = load_request(Settings(), "2501.04007").paper
+    assert "404" in paper.steps["pdf"].error and paper.en is not None
+    sandbox.reset()
+    again = review(papers=["2501.04007"], render=False)
+    stats = sandbox.stats()
+    assert stats["pdf_ids"] == {"2501.04007": 1}
+    assert {key.split(":")[1] for key in stats["by_step"]} == {"affiliations"}  # (its provider chain may fall back)
+    assert again["papers"][0]["status"] == "ok"
+
+
+def test_the_command_names_bad_ids_on_stderr_and_exits_1(env, sandbox):
+    from tests.flow.test_cli_console import _hfdaily, _latest
+
+    done = _hfdaily(env, "review", "2501.04008", "not-an-id", "2501.99999", "--no-render")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[0] == "2501.04008: ok"
+    errors = [line for line in done.stderr.splitlines() if line.startswith("hfdaily: error:")]
+    assert errors == ["hfdaily: error: 'not-an-id' is not an arXiv id (like 2501.06600 or hep-th/9901001) "
+                      "or an arxiv.org / huggingface.co paper URL",
+                      "hfdaily: error: 2501.99999: arXiv has no paper with this id"]
+    run = _latest("review-2501.04008-and-2-more")
+    assert run.state.is_completed()
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        artifact = client.read_latest_artifacts()
+    mine = [a for a in artifact if a.key == "hfdaily-review"]
+    assert mine and "`2501.04008`" in mine[0].data and "2501.99999: arXiv has no paper" in mine[0].data
