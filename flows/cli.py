@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--recorded", type=Path, help="serve recorded daily_papers responses from this folder")
     sb.add_argument("--papers-per-day", type=_at_least(0, int), default=8)
 
-    sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site) from this process")
+    sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site, review) from this process")
 
     al = sub.add_parser("alerts", help="create or update the alerting automations on the Prefect server")
     al.add_argument("--block", default=None, metavar="TYPE/NAME",

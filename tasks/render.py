@@ -113,6 +113,10 @@ def render_for_day(settings: Settings, date: str) -> list[str]:
                                                    if (k := discard(settings.site, rel))]
     if removed:
         get_logger().info("removed %s: the date has no papers", ", ".join(removed))
+    if not settings.site.exists("u/index.html"):  # every page's navigation links the list of reviews on request
+        from tasks.site.requested import render_requested
+
+        written += render_requested(settings, [])
     return written
 
 
