@@ -65,7 +65,8 @@ def parse_paper_ref(text: str) -> str:
     if match is None:
         raise BadPaperRef(f"{shown} is not an arXiv id (like 2501.06600 or hep-th/9901001) "
                           "or an arxiv.org / huggingface.co paper URL")
-    return match.group("id")
+    # An old-style id's subject class is not part of the paper's id: arXiv answers math.GT/0309136 as math/0309136.
+    return re.sub(r"^([a-z-]+)\.[A-Z]{2}/", r"\1/", match.group("id"))
 
 
 def _id_in_url(value: str, shown: str) -> str:

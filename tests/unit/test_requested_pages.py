@@ -69,3 +69,15 @@ def test_an_empty_store_still_gets_an_index(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path / "data", HFDAILY_SITE_DIR=tmp_path / "site")
     assert render_requested(settings)[-1] == "u/index.html"
     assert "requested_none" in (tmp_path / "site" / "u" / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_daily_render_writes_the_list_when_the_site_has_none(tmp_path: Path) -> None:
+    from tasks.render import render_for_day
+    from tasks.store import save_day
+    from tests.unit.test_bad_input import HOSTILE_DATE, hostile_day
+
+    settings = Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path / "data", HFDAILY_SITE_DIR=tmp_path / "site",
+                        HFDAILY_SEARCH_INDEX=False)
+    save_day(settings, hostile_day())
+    assert "u/index.html" in render_for_day(settings, HOSTILE_DATE)
+    assert "u/index.html" not in render_for_day(settings, HOSTILE_DATE)  # once there, reviews keep it current

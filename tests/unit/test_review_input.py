@@ -37,7 +37,7 @@ from tasks.review_report import cell
     ("https://huggingface.co/papers/2501.06600", "2501.06600"),
     ("huggingface.co/papers/2501.06600?x=1#c", "2501.06600"),
     ("hep-th/9901001", "hep-th/9901001"),
-    ("math.GT/0309136v2", "math.GT/0309136"),
+    ("math.GT/0309136v2", "math/0309136"),  # arXiv's own form: the subject class is not part of the id
     ("https://arxiv.org/abs/cond-mat/0211022", "cond-mat/0211022"),
 ])
 def test_ids_and_links_people_paste(typed, arxiv_id):
