@@ -16,6 +16,7 @@ from tasks.dates import parse_date
 from tasks.errors import HfDailyError
 
 DEMO_DATES = ("2025-01-22", "2025-01-23", "2025-01-24")
+MAX_REVIEW = 50  # papers per `hfdaily review` (tasks/arxiv_api.py: MAX_PAPERS; importing it here would load Prefect)
 
 # Prefect settings the CLI sets when the user has set them nowhere: (environment name, path in prefect.toml, value).
 PREFECT_DEFAULTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -78,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--max-parallel", type=_at_least(1, int), default=2, help="dates processed at once (default 2)")
     bf.add_argument("--max-cost", type=_at_least(0, float), metavar="USD")
 
+    rv = sub.add_parser("review", help="review papers on request: arXiv ids or arxiv.org / huggingface.co links")
+    rv.add_argument("papers", nargs="+", metavar="ID_OR_URL", help="1 to 50 arXiv ids or paper links")
+    rv.add_argument("--max-cost", type=_at_least(0, float), metavar="USD",
+                    help="stop starting LLM calls past this spend")
+    rv.add_argument("--no-render", action="store_true", help="store the reviews but do not render pages")
+
     sub.add_parser("site", help="re-render the whole site from the day store")
 
     demo = sub.add_parser("demo", help="start the sandbox and run a few sample dates against it (offline)")
@@ -90,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--recorded", type=Path, help="serve recorded daily_papers responses from this folder")
     sb.add_argument("--papers-per-day", type=_at_least(0, int), default=8)
 
-    sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site) from this process")
+    sub.add_parser("serve", help="serve the deployments (daily, backfill, rebuild-site, review) from this process")
 
     al = sub.add_parser("alerts", help="create or update the alerting automations on the Prefect server")
     al.add_argument("--block", default=None, metavar="TYPE/NAME",
@@ -109,6 +116,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.command == "backfill" and args.end < args.start:
         parser.error(f"end {args.end} is before start {args.start}")
+    if args.command == "review" and len(args.papers) > MAX_REVIEW:
+        parser.error(f"{len(args.papers)} papers given; a review takes at most {MAX_REVIEW} (nothing was run)")
     return args
 
 
@@ -146,9 +155,9 @@ def prefect_defaults(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
 
 
 # Commands that read the settings: checked before any of them creates a flow run.
-NEEDS_SETTINGS = ("run", "backfill", "site", "demo", "serve", "alerts", "limits")
+NEEDS_SETTINGS = ("run", "backfill", "site", "demo", "serve", "alerts", "limits", "review")
 # Commands whose console is kept to hfdaily's own lines (flows/console.py); serve and alerts show Prefect's.
-QUIET = ("run", "backfill", "site", "demo")
+QUIET = ("run", "backfill", "site", "demo", "review")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -228,6 +237,21 @@ def _backfill(args: argparse.Namespace) -> int:
     return 1 if result["failed"] else 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    from flows.launch import run_here
+    from flows.review import review, review_name
+
+    summary = run_here(review, review_name({"papers": args.papers}), papers=args.papers, max_cost=args.max_cost,
+                       render=not args.no_render)
+    for row in summary["papers"]:
+        left = f" (not done: {', '.join(row['not_done'])})" if row["not_done"] else ""
+        print(f"{row['id']}: {row['status']}{left}" + (f"; page: {row['page']}" if row["page"] else ""))
+    for why in summary["failed"].values():
+        print(f"hfdaily: error: {why}", file=sys.stderr)
+    print(summary["line"])
+    return 1 if summary["failed"] or any(row["not_done"] for row in summary["papers"]) else 0
+
+
 def _site(args: argparse.Namespace) -> int:
     from flows.launch import run_here
     from flows.runs import minute_name
@@ -264,6 +288,7 @@ def sandbox_env(url: str, out: Path) -> dict[str, str]:
     return {
         "HFDAILY_HF_URL": url,
         "HFDAILY_ARXIV_URL": url,
+        "HFDAILY_ARXIV_API_URL": url,
         "OPENAI_BASE_URL": f"{url}/openai/v1",
         "ANTHROPIC_BASE_URL": f"{url}/anthropic",
         "MISTRAL_BASE_URL": f"{url}/mistral",
@@ -313,7 +338,7 @@ def _limits(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _run, "backfill": _backfill, "site": _site, "demo": _demo, "sandbox": _sandbox,
-            "serve": _serve, "alerts": _alerts, "limits": _limits}
+            "serve": _serve, "alerts": _alerts, "limits": _limits, "review": _review}
 
 if __name__ == "__main__":
     raise SystemExit(main())

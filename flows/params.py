@@ -45,3 +45,10 @@ T = TypeVar("T")
 def given(value: T) -> T | None:
     """A parameter's value, or None for a field left empty (MISSING)."""
     return None if value is MISSING else value
+
+# arXiv ids or arxiv.org / huggingface.co paper URLs, 1 to 50 (tasks/arxiv_api.py: MAX_PAPERS). The server checks
+# the count; each entry's shape is checked by the run, which names every entry it cannot read and goes on.
+PaperRefs = Annotated[list[str], WithJsonSchema({
+    "type": "array", "minItems": 1, "maxItems": 50,
+    "items": {"type": "string", "minLength": 1, "maxLength": 300},
+})]

@@ -8,12 +8,13 @@ from typing import Any
 
 from sandbox.llm import REQUIRED_KEYS, wrong_language
 
-TARGETS: tuple[str, ...] = ("hf", "pdf", "openai", "anthropic", "mistral")
+TARGETS: tuple[str, ...] = ("hf", "pdf", "openai", "anthropic", "mistral", "arxiv")
 LLM_TARGETS = frozenset({"openai", "anthropic", "mistral"})
 _COMMON = {"timeout", "truncate", "html", "malformed"}
 MODES: dict[str, frozenset[str]] = {
     "hf": frozenset(_COMMON | {"wrong_schema", "empty"}),
     "pdf": frozenset(_COMMON | {"oversize", "hang_pdf", "empty"}),
+    "arxiv": frozenset(_COMMON),  # the arXiv API (GET /api/query)
     "llm": frozenset(
         _COMMON | {"fenced", "prose", "wrong_schema", "empty", "missing_key", "python_list", "wrong_language"}
     ),

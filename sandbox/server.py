@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox import feed, llm
+from sandbox import arxiv_api, feed, llm
 from sandbox.faults import Rule, llm_content
 from sandbox.intent import infer_step
 from sandbox.pdfgen import build_pdf, build_slow_pdf, tiny_png
@@ -108,6 +108,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if method == "GET" and url.path == "/api/daily_papers":
                 self._hf(parse_qs(url.query))
+            elif method == "GET" and url.path == "/api/query":
+                self._arxiv_api(url.query)
             elif method == "GET" and url.path.startswith("/pdf/"):
                 self._pdf(url.path.removeprefix("/pdf/"))
             elif method == "GET" and url.path.startswith("/thumbnails/"):
@@ -218,6 +220,24 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "wrong_schema":
             value = {"papers": value, "count": len(value)}
         self._finish(mode, json.dumps(value, ensure_ascii=False).encode(), "application/json")
+
+    # ---- arXiv API ----------------------------------------------------------------------------------
+
+    def _arxiv_api(self, raw_query: str) -> None:
+        self.server.state.count("arxiv")
+        rule = self._pre("arxiv", self.path)
+        if self._answered(rule):
+            return
+        query = parse_qs(raw_query)
+        try:
+            max_results = int((query.get("max_results") or ["10"])[0])
+        except ValueError:
+            max_results = 10
+        status, body = arxiv_api.answer(raw_query, (query.get("id_list") or [""])[0], max_results, self._paper)
+        if status != 200:
+            self._send(status, body, "application/atom+xml; charset=utf-8")
+            return
+        self._finish(rule.mode if rule else None, body, "application/atom+xml; charset=utf-8")
 
     # ---- PDFs ---------------------------------------------------------------------------------------
 

@@ -91,7 +91,9 @@ def render_site(settings: Settings) -> list[str]:
             removed += drop_dirs(settings.site, search.INDEX_DIR, set(site.months), MONTH)
     if removed:
         get_logger().info("removed %d pages whose day file is gone", len(removed))
-    return written
+    from tasks.site.requested import render_requested  # papers reviewed on request (u/), after the site lease
+
+    return written + render_requested(settings)
 
 
 def render_for_day(settings: Settings, date: str) -> list[str]:
@@ -111,6 +113,10 @@ def render_for_day(settings: Settings, date: str) -> list[str]:
                                                    if (k := discard(settings.site, rel))]
     if removed:
         get_logger().info("removed %s: the date has no papers", ", ".join(removed))
+    if not settings.site.exists("u/index.html"):  # every page's navigation links the list of reviews on request
+        from tasks.site.requested import render_requested
+
+        written += render_requested(settings, [])
     return written
 
 

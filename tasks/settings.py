@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     search_index: bool = Field(True, validation_alias=_env("HFDAILY_SEARCH_INDEX"))
     hf_url: str = Field("https://huggingface.co", validation_alias=_env("HFDAILY_HF_URL"))
     arxiv_url: str = Field("https://arxiv.org", validation_alias=_env("HFDAILY_ARXIV_URL"))
+    # The arXiv API (metadata of papers reviewed on request): GET {url}/api/query?id_list=...
+    arxiv_api_url: str = Field("https://export.arxiv.org", validation_alias=_env("HFDAILY_ARXIV_API_URL"))
 
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))

@@ -177,6 +177,12 @@ def apply_result(day: DayFile, result: enrich.StepResult) -> None:
     target: Target | None = day if result.arxiv_id is None else day.paper(result.arxiv_id)
     if target is None:
         return
+    apply_to(target, result)
+    day.usage = day.usage + result.usage
+
+
+def apply_to(target: Target, result: enrich.StepResult) -> None:
+    """`apply_result` for one record: a paper of a day, the day itself, or a paper reviewed on request."""
     step = STEPS[result.step]
     stray = set(result.values) - set(step.fields)
     if stray:
@@ -191,4 +197,3 @@ def apply_result(day: DayFile, result: enrich.StepResult) -> None:
         target.steps[result.step] = result.state
     if isinstance(target, PaperRecord):
         target.usage = target.usage + result.usage
-    day.usage = day.usage + result.usage

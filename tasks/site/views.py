@@ -67,6 +67,7 @@ class Card:
     hf_url: str | None = None
     day: str | None = None  # the date the card is listed under (the month page links to it)
     image: CardImage | None = None  # the paper's first page, when a step stored one
+    page: str | None = None  # the paper's own page (reviews on request), relative to the card's page
 
 
 def localized(paper: PaperRecord, lang: str) -> Localized | None:
