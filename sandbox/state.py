@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.faults import LLM_TARGETS, TARGETS, Rule, parse_rule
+from sandbox.telegram import BotApi
 
 
 class SandboxState:
@@ -15,6 +16,7 @@ class SandboxState:
         self.recorded_dir = recorded_dir
         self._default_papers = papers_per_day
         self._lock = threading.Lock()
+        self.telegram = BotApi()
         self.reset()
 
     def reset(self) -> None:
@@ -26,6 +28,7 @@ class SandboxState:
             self.latency: dict[str, float] = dict.fromkeys(TARGETS, 0.0)
             self.papers_per_day = self._default_papers
             self.empty_dates: set[str] = set()
+        self.telegram.reset()
 
     def count(self, target: str, *, step: str | None = None, pdf_id: str | None = None) -> None:
         with self._lock:
@@ -69,7 +72,7 @@ class SandboxState:
             raise ValueError("latency is a JSON object of seconds")
         bad = [k for k in raw if k != "llm" and k not in TARGETS]
         if bad:
-            raise ValueError(f"unknown latency keys {bad}; use hf, pdf, llm, openai, anthropic, mistral")
+            raise ValueError(f"unknown latency keys {bad}; use hf, pdf, llm, openai, anthropic, mistral, telegram")
         seconds = {k: max(0.0, float(v)) for k, v in raw.items()}
         with self._lock:
             for key, value in seconds.items():
