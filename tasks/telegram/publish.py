@@ -74,7 +74,7 @@ def publish(store: DayWriter, api: BotApi, *, chat_id: str, lang: str, top: int,
                                      "site's public address")
         _state(store, StepState(status="skipped", error=outcome.note))
         return outcome
-    stored = day.telegram.messages if day.telegram is not None and day.telegram.chat_id == chat_id else []
+    stored = list(day.telegram.messages) if day.telegram is not None and day.telegram.chat_id == chat_id else []
     texts = split(post_lines(day, lang, top, page_url(site_url, day.date)), at_least=len(stored))
     texts += [FILLER] * (len(stored) - len(texts))  # fewer lines than messages: keep none stale
     outcome = Outcome("unchanged")

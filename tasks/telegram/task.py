@@ -98,8 +98,8 @@ def post_day(store: DayWriter, settings: Settings, *, enabled: bool, lease: Leas
     elif outcome.action == "skipped":
         log.warning("%s: not posted to Telegram: %s", date, outcome.note)
     else:
-        log.info("%s: Telegram post %s", date, summary(outcome) if outcome.action != "waiting" else
-                 f"waits: {outcome.note}")
+        log.info("%s: Telegram: %s", date, summary(outcome) if outcome.action != "waiting" else
+                 f"not posted yet: {outcome.note}")
     return outcome
 
 
