@@ -55,7 +55,8 @@ def summary(outcome: Outcome) -> str:
             parts.append(f"edited {_count(outcome.edited)}")
         return ", ".join(parts)
     if outcome.action == "unchanged":
-        return f"unchanged ({len(outcome.messages)} messages): nothing sent"
+        n = len(outcome.messages)
+        return f"unchanged ({n} message{'s' if n != 1 else ''}): nothing sent"
     return f"{outcome.action}: {outcome.error or outcome.note}"
 
 
