@@ -167,7 +167,8 @@ def _in_process(date: str, max_cost: float | None) -> ChildRun:
     """The daily flow as a subflow run of this one (its logs and tasks show under `daily-DATE`)."""
     for delay in (*START_RETRY_DELAYS, None):
         try:
-            state = daily_digest(date=date, max_cost=max_cost, return_state=True)
+            # Old days are not posted to the Telegram channel (post=False): see README, "Operating it".
+            state = daily_digest(date=date, max_cost=max_cost, post=False, return_state=True)
         except PrefectHTTPStatusError as exc:  # the API, not the run, failed: the run's own errors are its state
             if delay is None or exc.response.status_code not in _TRANSIENT_STATUS:
                 raise
@@ -187,7 +188,9 @@ def _via_deployment(date: str, max_cost: float | None) -> ChildRun:
     parent = flow_run.id
     settings = load_settings()
     # An empty budget is left out, not sent as null: the deployment's schema types max_cost as a number.
-    parameters: dict[str, Any] = {"date": date} if max_cost is None else {"date": date, "max_cost": max_cost}
+    parameters: dict[str, Any] = {"date": date, "post": False}  # old days are not posted to the channel
+    if max_cost is not None:
+        parameters["max_cost"] = max_cost
     for attempt in range(RESTARTS + 1):
         # A retried backfill run finds the child runs it already started instead of starting new ones.
         key = f"backfill-{parent}-{date}" + (f"-restart-{attempt}" if attempt else "") if parent else None

@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-cost", type=_at_least(0, float), metavar="USD",
                      help="stop starting LLM calls past this spend")
     run.add_argument("--no-render", action="store_true", help="store the day but do not render pages")
+    run.add_argument("--no-post", action="store_true",
+                     help="do not post the day to the Telegram channel (nor edit its post)")
 
     bf = sub.add_parser("backfill", help="run every date from START to END (inclusive)")
     bf.add_argument("start", type=_date_arg)
@@ -216,10 +218,13 @@ def _run(args: argparse.Namespace) -> int:
     from tasks.dates import today_utc
 
     day = args.date or today_utc()
-    summary = run_here(daily_digest, f"daily-{day}", date=day, max_cost=args.max_cost, render=not args.no_render)
+    summary = run_here(daily_digest, f"daily-{day}", date=day, max_cost=args.max_cost, render=not args.no_render,
+                       post=not args.no_post)
     print(f"{summary['date']}: {summary['line']}")
     if summary.get("page"):
         print(f"page: {summary['page']}")
+    if summary.get("telegram"):
+        print(f"telegram: {summary['telegram']}")
     return 0
 
 

@@ -37,6 +37,7 @@ from tasks.settings import Settings, load_settings
 from tasks.step_tasks import result_of, submit
 from tasks.steps import Step, apply_result, ready, unfinished
 from tasks.store import DayWriter, day_lease, merge_feed
+from tasks.telegram.task import post_day
 
 SAVE_EVERY_S = 1.0  # results arrive in bursts; one atomic write per second is plenty
 
@@ -66,7 +67,8 @@ def daily_run_name() -> str:
 # A thread pool per lane (tasks/lanes.py): an LLM step waits for a thread only behind steps of its own provider.
 @flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=LaneTaskRunner(),
       on_crashed=[name_if_crashed(daily_name)])
-def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, render: bool = True) -> dict[str, Any]:
+def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, render: bool = True,
+                 post: bool = True) -> dict[str, Any]:
     """Fetch, enrich and store one day of HF Daily Papers, then render its pages.
 
     Args:
@@ -77,6 +79,9 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
             left for the next run (an alert says so). Empty: no cap other than HFDAILY_MAX_COST.
         render: Whether to render the date's page and the shared pages (index, month, feeds) after storing
             the day. Default on; off stores the day file only.
+        post: Whether to post the day to the Telegram channel, or edit its post when the digest changed, once
+            its papers are all done. Only when a channel is configured (TELEGRAM_BOT_TOKEN and
+            HFDAILY_TELEGRAM_CHAT_ID). Default on; a backfill turns it off.
     """
     # First thing: a date the form could not check (before 2023-05-01, in the future, not a real day) or a bad
     # setting in this process's environment fails the run here, in one line, before any lock, download or LLM call.
@@ -113,10 +118,14 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
             store.save()
             # Still holding the date: the pages show what this run stored, not a later run's half-way state.
             pages = _render(settings, day_str) if render else []
+            # Posted under the lease too: a second run of the date sees these message ids and edits, never re-posts.
+            posted = post_day(store, settings, enabled=post, lease=lease)
             day = store.day
     finally:
         runner.release()
     summary = publish_run_artifacts(settings, day, record, pages)
+    if posted is not None and posted.action not in ("waiting",):
+        summary["telegram"] = posted.action
     log.info("%s: done - %s", day_str, summary["line"])
     # Last: once the alert event is out, nothing can turn this run Failed (one alert per run).
     emit_day_event(day, RunOutcome(

@@ -65,6 +65,15 @@ class SandboxClient:
         """{"affiliations": [...], "layout": ..., "title": ..., "authors": [...]} of a paper's PDF."""
         return self._call("GET", f"/_planted/{arxiv_id}")
 
+    def telegram(self) -> dict[str, Any]:
+        """The Bot API stand-in's record: `calls` (method, bot, chat_id, message_id, text, parse_mode, at, status)
+        and `chats` (chat id → its messages: message_id, text, entities, html, edits)."""
+        return self._call("GET", "/_telegram")
+
+    def telegram_delete(self, chat_id: str, message_id: int) -> bool:
+        """Delete a channel message behind the bot's back (as an admin would)."""
+        return bool(self._call("POST", "/_telegram/delete", {"chat_id": chat_id, "message_id": message_id})["deleted"])
+
     def close(self) -> None:
         self._http.close()
 

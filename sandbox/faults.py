@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.llm import REQUIRED_KEYS, wrong_language
 
-TARGETS: tuple[str, ...] = ("hf", "pdf", "openai", "anthropic", "mistral", "arxiv")
+TARGETS: tuple[str, ...] = ("hf", "pdf", "openai", "anthropic", "mistral", "arxiv", "telegram")
 LLM_TARGETS = frozenset({"openai", "anthropic", "mistral"})
 _COMMON = {"timeout", "truncate", "html", "malformed"}
 MODES: dict[str, frozenset[str]] = {
@@ -18,6 +18,7 @@ MODES: dict[str, frozenset[str]] = {
     "llm": frozenset(
         _COMMON | {"fenced", "prose", "wrong_schema", "empty", "missing_key", "python_list", "wrong_language"}
     ),
+    "telegram": frozenset(_COMMON | {"chat_not_found"}),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 import traceback
@@ -12,9 +13,9 @@ from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from sandbox import arxiv_api, feed, llm
+from sandbox import arxiv_api, feed, llm, telegram
 from sandbox.faults import Rule, llm_content
 from sandbox.intent import infer_step
 from sandbox.pdfgen import build_pdf, build_slow_pdf, tiny_png
@@ -35,6 +36,7 @@ LLM_ROUTES = {
     "/mistral/v1/chat/completions": "mistral",
     "/anthropic/v1/messages": "anthropic",
 }
+TELEGRAM_ROUTE = re.compile(r"^/bot([^/]*)/([A-Za-z]+)$")
 _HTML = (
     b"<!doctype html><html><head><title>Just a moment...</title></head><body><h1>Please wait</h1>"
     b"<p>Checking your browser before accessing the site.</p></body></html>"
@@ -116,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, tiny_png(stable_hash("thumb", url.path) % 2**24), "image/png")
             elif method == "POST" and url.path in LLM_ROUTES:
                 self._llm(LLM_ROUTES[url.path], body)
+            elif (bot := TELEGRAM_ROUTE.match(url.path)) is not None:
+                self._telegram(bot.group(1), bot.group(2), url.query, body)
             elif url.path.startswith("/_"):
                 self._control(method, url.path, body)
             else:
@@ -139,6 +143,9 @@ class Handler(BaseHTTPRequestHandler):
         rule = state.take_rule(target, where, step)
         if rule is None:
             return None
+        if rule.status is not None and target == "telegram":  # the Bot API says how long to wait in its body
+            self._json(rule.status, telegram.error(rule.status, retry_after=rule.retry_after))
+            return rule
         if rule.status is not None:
             headers = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
             message = f"sandbox fault: HTTP {rule.status}"
@@ -370,6 +377,39 @@ class Handler(BaseHTTPRequestHandler):
     def _authorized(self, provider: str) -> bool:
         return bool(self._api_key(provider))
 
+    # ---- Telegram Bot API ---------------------------------------------------------------------------
+
+    def _telegram(self, token: str, method: str, query: str, raw: bytes) -> None:
+        state = self.server.state
+        params: dict[str, Any] = dict(parse_qsl(query))
+        ctype = self.headers.get("Content-Type", "")
+        try:
+            if "json" in ctype and raw.strip():
+                body = json.loads(raw)
+                params.update(body if isinstance(body, dict) else {})
+            elif raw.strip():
+                params.update(parse_qsl(raw.decode()))
+        except (ValueError, UnicodeDecodeError):
+            state.count("telegram")
+            self._json(400, telegram.error(400, "Bad Request: can't parse request body"))
+            return
+        state.count("telegram")
+        call = state.telegram.record(method, token, params)
+        rule = self._pre("telegram", f"/{method}\n{params.get('text') or ''}")
+        if self._answered(rule):
+            call["status"] = rule.status if rule and rule.status is not None else "timeout"
+            return
+        mode = rule.mode if rule else None
+        if mode == "chat_not_found":
+            status, answer = 400, telegram.error(400, "Bad Request: chat not found")
+        else:
+            status, answer = state.telegram.answer(method, token, params)
+        call["status"] = status
+        if status != 200:
+            self._json(status, answer)
+            return
+        self._finish(mode, json.dumps(answer, ensure_ascii=False).encode(), "application/json")
+
     # ---- control ------------------------------------------------------------------------------------
 
     def _control(self, method: str, path: str, raw: bytes) -> None:
@@ -392,6 +432,9 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/_limits"): lambda: state.set_limits(payload),
             ("GET", "/_config"): lambda: state.set_config({}),
             ("POST", "/_config"): lambda: state.set_config(payload),
+            ("GET", "/_telegram"): state.telegram.snapshot,
+            ("POST", "/_telegram/delete"): lambda: {
+                "deleted": state.telegram.delete(str(payload.get("chat_id")), int(payload.get("message_id", 0)))},
         }
         try:
             if method == "GET" and path.startswith("/_planted/"):

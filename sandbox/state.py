@@ -12,6 +12,7 @@ from typing import Any
 from sandbox.faults import LLM_TARGETS, TARGETS, Rule, parse_rule
 from sandbox.limits import Limits, LogNormal, Verdict, parse_latency
 from sandbox.records import RequestLog
+from sandbox.telegram import BotApi
 
 DEFAULT_SEED = 20230501  # latency draws repeat from run to run (reset and /_latency {"seed": n} set it)
 
@@ -21,6 +22,7 @@ class SandboxState:
         self.recorded_dir = recorded_dir
         self._default_papers = papers_per_day
         self._lock = threading.Lock()
+        self.telegram = BotApi()
         self.reset()
 
     def reset(self) -> None:
@@ -35,6 +37,7 @@ class SandboxState:
             self.log = RequestLog()
             self.papers_per_day = self._default_papers
             self.empty_dates: set[str] = set()
+        self.telegram.reset()
 
     def count(self, target: str, *, step: str | None = None, pdf_id: str | None = None) -> None:
         with self._lock:
@@ -79,7 +82,7 @@ class SandboxState:
             raise ValueError("latency is a JSON object of seconds")
         bad = [k for k in raw if k not in ("llm", "seed") and k not in TARGETS]
         if bad:
-            raise ValueError(f"unknown latency keys {bad}; use hf, pdf, llm, openai, anthropic, mistral, seed")
+            raise ValueError(f"unknown latency keys {bad}; use llm, seed or a target: {', '.join(TARGETS)}")
         values = {k: parse_latency(v) for k, v in raw.items() if k != "seed"}
         with self._lock:
             if "seed" in raw:

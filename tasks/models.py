@@ -159,6 +159,22 @@ class RunRecord(BaseModel):
     note: str | None = None
 
 
+class TelegramMessage(BaseModel):
+    message_id: int | None  # None: sent, but the answer with its id was lost (never sent again, cannot be edited)
+    text: str  # as sent (Telegram HTML), to tell whether a later digest changed it
+
+
+class TelegramPost(BaseModel):
+    """The day as posted to a Telegram channel (tasks/telegram): the messages that hold it, in order, so a later
+    run edits them instead of posting again."""
+
+    chat_id: str
+    lang: str
+    messages: list[TelegramMessage] = Field(default_factory=list)
+    posted_at: datetime | None = None
+    edited_at: datetime | None = None
+
+
 class DayFile(BaseModel):
     """`data/days/YYYY-MM-DD.json`: the source of truth for one date."""
 
@@ -169,6 +185,7 @@ class DayFile(BaseModel):
     steps: dict[str, StepState] = Field(default_factory=dict)  # day-level steps (zh_reading)
     usage: Usage = Field(default_factory=Usage)
     runs: list[RunRecord] = Field(default_factory=list)
+    telegram: TelegramPost | None = None  # the channel post; its step state is steps["telegram"]
 
     def paper(self, arxiv_id: str) -> PaperRecord | None:
         return next((p for p in self.papers if p.arxiv_id == arxiv_id), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import pydantic_settings
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     # Where `hfdaily alerts` points its default Custom Webhook notification block (a Slack-style URL is a secret).
     alert_webhook_url: SecretStr | None = Field(None, validation_alias=_env("HFDAILY_ALERT_WEBHOOK_URL"))
 
+    # The day posted to a Telegram channel (tasks/telegram): on only when a bot token and a chat id are set.
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
+    telegram_chat_id: str = Field("", validation_alias=_env("HFDAILY_TELEGRAM_CHAT_ID"))
+    telegram_api_url: str = Field("https://api.telegram.org", validation_alias=_env("HFDAILY_TELEGRAM_API_URL"))
+    telegram_lang: Literal["ru", "en", "zh"] = Field("ru", validation_alias=_env("HFDAILY_TELEGRAM_LANG"))
+    telegram_top: int = Field(10, ge=1, le=100, validation_alias=_env("HFDAILY_TELEGRAM_TOP"))
+
     # Leases keep two runs of one date (and two renders) apart on any store (tasks/lease.py). A holder renews
     # its lease every ttl/3 s; a holder that died loses it once it has gone unrenewed for ttl s.
     lease_ttl: float = Field(60.0, ge=3, validation_alias=_env("HFDAILY_LEASE_TTL"))
@@ -133,6 +140,16 @@ class Settings(BaseSettings):
             return _secret_block(f"hfdaily-{provider}-api-key")
         return None
 
+    def telegram_token(self) -> str | None:
+        """The bot token from TELEGRAM_BOT_TOKEN, else (with HFDAILY_USE_SECRET_BLOCKS) the Secret block
+        `hfdaily-telegram-bot-token`. Raises SecretBlockError when the block exists but cannot be read."""
+        secret = self.telegram_bot_token
+        if secret is not None and secret.get_secret_value():
+            return secret.get_secret_value()
+        if self.use_secret_blocks:
+            return _secret_block("hfdaily-telegram-bot-token")
+        return None
+
     def base_url(self, provider: str) -> str | None:
         return getattr(self, f"{provider}_base_url")
 
@@ -151,7 +168,11 @@ class Settings(BaseSettings):
                 continue
             if key:
                 keys.append(key)
-        return keys
+        try:
+            token = self.telegram_token()
+        except SecretBlockError:
+            token = None
+        return keys + ([token] if token else [])
 
 
 def load_settings(**overrides: Any) -> Settings:

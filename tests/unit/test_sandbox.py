@@ -244,7 +244,8 @@ def test_transport_faults(sb: SandboxClient) -> None:
     with pytest.raises(requests.exceptions.ConnectionError):
         _feed(sb.url, date="2025-01-20")
     assert _feed(sb.url, date="2025-01-20").status_code == 200
-    assert sb.stats()["requests"] == {"hf": 2, "pdf": 2, "openai": 2, "anthropic": 0, "mistral": 0, "arxiv": 0}
+    assert sb.stats()["requests"] == {"hf": 2, "pdf": 2, "openai": 2, "anthropic": 0, "mistral": 0, "arxiv": 0,
+                                      "telegram": 0}
 
 
 def test_latency_overlaps(sb: SandboxClient) -> None:
