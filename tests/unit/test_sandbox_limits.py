@@ -90,7 +90,7 @@ def test_token_limit_counts_input_and_output(sb: SandboxClient) -> None:
     with pytest.raises(openai.RateLimitError) as err:
         _ask_openai(sb)
     assert err.value.response.json()["error"]["type"] == "tokens"
-    [ok, refused] = sb.requests()
+    [ok, refused] = _logged(sb, 2)
     assert ok["charged"]["tpm"] == ok["input_tokens"] + ok["output_tokens"] and refused["status"] == 429
     assert refused["refused_by"] == "tpm" and "charged" not in refused
 
@@ -141,7 +141,7 @@ def test_time_scale_makes_limits_and_latency_faster(sb: SandboxClient) -> None:
         _ask_openai(sb)
     retry_after = err.value.response.headers["retry-after"]
     assert "." in retry_after and 0.5 < float(retry_after) <= 1.0  # decimals: whole seconds are too coarse here
-    [first, _] = sb.requests()
+    [first, _] = _logged(sb, 2)
     assert first["latency_s"] == 1.0 and 0.09 <= first["end"] - first["start"] < 0.9  # slept a tenth of it
 
 
@@ -149,7 +149,7 @@ def test_request_log_records_drawn_latency_tokens_step_and_paper(sb: SandboxClie
     sb.latency(openai={"median": 0.02, "p99": 0.1}, seed=3)
     for _ in range(6):
         _ask_openai(sb)
-    records = sb.requests()
+    records = _logged(sb, 6)
     assert [r["n"] for r in records] == list(range(6))
     assert len({r["latency_s"] for r in records}) == 6 and all(0 < r["latency_s"] < 0.5 for r in records)
     assert all(r["end"] - r["start"] >= r["latency_s"] * 0.9 for r in records)
@@ -163,6 +163,14 @@ def test_request_log_records_drawn_latency_tokens_step_and_paper(sb: SandboxClie
     assert sb.requests() == []
 
 
+def _logged(sb: SandboxClient, count: int) -> list[dict]:
+    """The request log once it has `count` records: a request is logged just after its answer is sent."""
+    deadline = time.monotonic() + 10
+    while len(records := sb.requests()) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return records
+
+
 def test_affiliations_requests_are_tied_to_the_pdf_they_quote(sb: SandboxClient) -> None:
     import io
 
@@ -174,7 +182,7 @@ def test_affiliations_requests_are_tied_to_the_pdf_they_quote(sb: SandboxClient)
     with pdfplumber.open(io.BytesIO(pdf.content)) as doc:
         text = doc.pages[0].extract_text()
     _ask_openai(sb, f'List the institutions the authors are affiliated with.\n"""\n{text[:1500]}\n"""')
-    hf, pdf_record, llm = sb.requests()
+    hf, pdf_record, llm = _logged(sb, 3)
     assert (hf["target"], hf["subject"]) == ("hf", "2025-01-22")
     assert (pdf_record["subject"], pdf_record["arxiv_id"]) == (title, arxiv_id)
     assert (llm["step"], llm["subject"]) == ("affiliations", title)
