@@ -358,7 +358,7 @@ def rows(res: dict[str, Any], small_days: int, backfill_days: int) -> list[Row]:
         share = b["bound_s"] / (run["beyond_startup_s"] * ts)
         is_big = days == backfill_days
         out.append((
-            f"S2 · online backfill {days} dates × {run['papers'] // max(1, days)} papers (max_parallel "
+            f"S2 · online backfill of {days} dates, {run['papers']} papers (weekends are empty; max_parallel "
             f"{run['max_parallel']}, time scale {ts:g})",
             f"{run['papers']} papers in {run['beyond_startup_s']:.0f} s = {sim_h:.2f} simulated h → "
             f"**{pph:.0f} papers/simulated h**, bound {bound_pph:.0f} ({b['binding']}; {b['bound_s'] / 60:.1f} "
