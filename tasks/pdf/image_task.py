@@ -66,5 +66,6 @@ def pdf_image_task(arxiv_id: str, options: PdfOptions, data_url: str) -> dict[st
     pic = picture.draw_first_page(pdf, extract.parser_pool(), time_limit=options.parse_timeout)
     name = pic.name(arxiv_id)
     open_storage(data_url).write(f"{IMAGES}/{name}", pic.webp, content_type="image/webp")
-    get_logger().info("image %s: %dx%d px, %d bytes", arxiv_id, pic.width, pic.height, len(pic.webp))
+    # DEBUG: the terminal shows one line per PDF already; the task run's state says the picture is done.
+    get_logger().debug("image %s: %dx%d px, %d bytes", arxiv_id, pic.width, pic.height, len(pic.webp))
     return {"path": f"{IMAGE_PREFIX}/{name}", "width": pic.width, "height": pic.height, "bytes": len(pic.webp)}
