@@ -1,12 +1,14 @@
-"""Benchmark: render a year of synthetic days (250 × 25 papers, each with a first-page image) and print a table.
+"""Benchmark: render a year of synthetic days (250 × 25 papers, each with a first-page picture) and print a table.
 
     python benchmarks/render.py [--days 250] [--papers 25] [--profile]
 
 The store is invented data built from the pydantic models (tests/site_data.py) in a temporary directory.
-Rows: the pages alone (cold, with images: the target, ≤ 5 s), the same without images (what the <img> tags
-cost), the search index alone (Pagefind, every month bundle: its seconds, files and MB), the full render with the
-index (they overlap: the index builds in Pagefind's process while Python renders pages), a warm re-render (nothing
-changed: no bundle rebuilt), and the daily run's render after its day changed (its month's bundle rebuilt).
+Rows: drawing first-page pictures in the PDF parser pool (sandbox PDFs: what the picture step costs a paper), the
+pages alone (cold, with pictures: the target, ≤ 5 s; the pictures are WebP files in the data dir, published to
+img/ by the render), the same without pictures (what the <img> tags and the copies cost), the search index alone
+(Pagefind, every month bundle: its seconds, files and MB), the full render with the index (they overlap: the index
+builds in Pagefind's process while Python renders pages), a warm re-render (nothing changed: no bundle rebuilt),
+and the daily run's render after its day changed (its month's bundle rebuilt).
 """
 
 from __future__ import annotations
@@ -28,16 +30,24 @@ from tasks.render import load_days, render_for_day, render_site  # noqa: E402
 from tasks.settings import TEMPLATES_DIR, Settings  # noqa: E402
 from tasks.site import search  # noqa: E402
 from tasks.site.pages import Site, search_records  # noqa: E402
-from tests.site_data import paper, synthetic_store, write_store  # noqa: E402
+from tests.site_data import attach_pictures, paper, synthetic_store, write_store  # noqa: E402
+
+DRAWN = 8  # distinct pictures drawn for the store (reused under every paper's own name)
 
 
-def _store(days: int, papers: int, images: bool) -> list:
-    store = synthetic_store(days, papers)
-    if images:  # the shape a first-page image step stores: a site-relative path with its size
-        for day in store:
-            for p in day.papers:
-                p.image = {"path": f"img/{p.arxiv_id}.webp", "width": 400, "height": 518}
-    return store
+def _draw(count: int) -> tuple[float, int]:
+    """Seconds and bytes to draw `count` first pages from sandbox PDFs in a warm one-worker parser pool."""
+    from sandbox.pdfgen import build_pdf
+    from sandbox.synth import papers_for_date
+    from tasks.pdf.extract import new_parser_pool
+    from tasks.pdf.picture import draw_first_page
+
+    pdfs = [build_pdf(p) for p in papers_for_date("2025-01-23", count)]
+    with new_parser_pool(size=1) as pool:
+        draw_first_page(pdfs[0], pool)  # start the worker: not billed to the pictures
+        t0 = time.perf_counter()
+        size = sum(len(draw_first_page(pdf, pool).webp) for pdf in pdfs)
+        return time.perf_counter() - t0, size
 
 
 def _cpu() -> float:
@@ -70,9 +80,13 @@ def measure(days: int = 250, papers: int = 25, profile: bool = False) -> dict[st
     profiler = cProfile.Profile() if profile else None
     with tempfile.TemporaryDirectory(prefix="hfdaily-bench-") as tmp:
         base = Path(tmp)
-        store = _store(days, papers, images=True)
+        clock[0] = _cpu()
+        seconds, size = _draw(2 * DRAWN)
+        row(f"first-page pictures drawn ({2 * DRAWN}, parser pool)", seconds, files=2 * DRAWN, mb=size / 1e6)
+        store = synthetic_store(days, papers)
         pages = Settings(data_dir=base / "data", site_dir=base / "pages", site_url="https://example.org/hfdaily",
                          search_index=False)
+        attach_pictures(store, Path(pages.data_dir), DRAWN)
         write_store(Path(pages.data_dir, "days"), store)
         total_papers = sum(len(d.papers) for d in store)
         store_mb = sum(p.stat().st_size for p in Path(pages.data_dir, "days").iterdir()) / 1e6
@@ -92,7 +106,7 @@ def measure(days: int = 250, papers: int = 25, profile: bool = False) -> dict[st
 
         plain = Settings(data_dir=base / "plain", site_dir=base / "plain-site", site_url=pages.site_url,
                          search_index=False)
-        write_store(Path(plain.data_dir, "days"), _store(days, papers, images=False))
+        write_store(Path(plain.data_dir, "days"), synthetic_store(days, papers))
         clock[0] = _cpu()
         t0 = time.perf_counter()
         written = render_site(plain)

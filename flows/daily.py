@@ -136,9 +136,9 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
 
 
 def _render(settings: Settings, date: str) -> list[str]:
-    from tasks.render import render_for_day
+    from tasks.render_tasks import render_day_as_tasks  # task runs render-DATE and render-shared, cached
 
-    return render_for_day(settings, date)
+    return render_day_as_tasks(settings, date)
 
 
 def _run_steps(store: DayWriter, settings: Settings, rt: runner.LLMRuntime, lease: Lease) -> Usage:

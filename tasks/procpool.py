@@ -16,7 +16,9 @@ with exactly the environment it is given (by default `clean_env()`: a few harmle
 back as JSON. Jobs go to the worker pickled: that direction is trusted.
 
 The pool knows nothing of what its workers do: a job is `target(*args)`, with `target` named as
-"module:function" and imported in the worker, and must return JSON-able data.
+"module:function" and imported in the worker, and must return JSON-able data. A job may name another target than
+the pool's own (`run(..., target=...)`): one warm pool serves related work (a PDF's text and its picture) without a
+second set of processes.
 """
 
 from __future__ import annotations
@@ -111,9 +113,9 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def call(self, args: tuple[Any, ...], timeout: float) -> Any:
+    def call(self, args: tuple[Any, ...], timeout: float, target: str | None = None) -> Any:
         try:
-            self.conn.send(args)
+            self.conn.send((target, args))
             if not self.conn.poll(timeout):
                 raise JobTimeout(timeout)
             raw = self.conn.recv_bytes(_MAX_REPLY)
@@ -174,12 +176,13 @@ class ProcessPool:
         """False once closed, or in a process forked from the one that made the pool."""
         return not self._closed and self.pid == os.getpid()
 
-    def run(self, *args: Any, timeout: float) -> Any:
-        """`target(*args)` in a worker: its result, or JobTimeout / WorkerCrashed / JobFailed / WorkerStartError."""
+    def run(self, *args: Any, timeout: float, target: str | None = None) -> Any:
+        """`target(*args)` in a worker (default: the pool's target): its result, or JobTimeout / WorkerCrashed /
+        JobFailed / WorkerStartError."""
         with self._slots:
             worker = self._checkout()
             try:
-                result = worker.call(args, timeout)
+                result = worker.call(args, timeout, target)
             except JobFailed:
                 self._checkin(worker)  # the target raised and said so: the worker itself is fine
                 raise
@@ -239,17 +242,19 @@ def _child(fd: int) -> None:
     _limit_memory(config["memory_limit"])
     # An idle worker sees EOF when the parent dies; a busy one (a job that never ends) needs this watchdog.
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    target = _resolve(config["target"])
+    targets = {None: _resolve(config["target"])}
     if config["initializer"]:
         _resolve(config["initializer"])()
     conn.send_bytes(b'"ready"')
     while True:
         try:
-            args = conn.recv()
+            name, args = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            reply = json.dumps({"ok": target(*args)})
+            if name not in targets:
+                targets[name] = _resolve(name)
+            reply = json.dumps({"ok": targets[name](*args)})
         except Exception as exc:  # the parent turns it into JobFailed
             reply = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
         conn.send_bytes(reply.encode())

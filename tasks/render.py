@@ -2,7 +2,9 @@
 
     load_days(settings)            every valid days/*.json of the data dir, by date
     render_site(settings)          rebuild every page, feed and asset; remove pages of deleted days
-    render_for_day(settings, date) only what a daily run over `date` changes
+    render_for_day(settings, date) only what a daily run over `date` changes, in parts: each date's own pages
+                                   (`render-DATE`) and the shared ones (`render-shared`); a runner given as `run`
+                                   renders each part (tasks/render_tasks.py: as cached, retried Prefect tasks)
     day_page_key(date)             where a day's page is written, relative to the site dir
 
 Pages use relative links and embed their data, so the site works from any static host and from file://. Both
@@ -11,7 +13,10 @@ the day store and the site may be local folders or buckets (tasks/storage); rend
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -21,6 +26,7 @@ from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site import search
 from tasks.site.i18n import i18n_script, load_strings
+from tasks.site.images import SiteImages
 from tasks.site.output import discard, drop_dirs, prune, sync_dir, sync_static, write_page
 from tasks.site.pages import (
     Site,
@@ -34,6 +40,7 @@ from tasks.site.pages import (
     render_search,
     render_zh,
     search_records,
+    shown_papers,
     targets_for_day,
     unpublished_pages,
 )
@@ -42,15 +49,17 @@ from tasks.store import DAYS, site_lease
 
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH = re.compile(r"^\d{4}-\d{2}$")
+SHARED = "render-shared"  # the part of a render that writes the pages every date shares
 
 
 def day_page_key(date: str) -> str:
     return day_relpath(date)
 
 
-def load_days(settings: Settings) -> dict[str, DayFile]:
+def load_days(settings: Settings, digests: dict[str, str] | None = None) -> dict[str, DayFile]:
     """Every readable day file, keyed and sorted by date; unreadable or mismatched files are logged and
-    skipped so that one bad file never takes the whole site down."""
+    skipped so that one bad file never takes the whole site down. `digests`, if given, receives each loaded
+    file's SHA-256 by date (what a cached render is keyed on)."""
     store = settings.data
     keys = store.list(DAYS)
     if not keys:
@@ -77,18 +86,24 @@ def load_days(settings: Settings) -> dict[str, DayFile]:
             get_logger().error("skipping %s: it holds date %s", store.describe(key), day.date)
             continue
         days[day.date] = day
+        if digests is not None:
+            digests[day.date] = hashlib.sha256(raw).hexdigest()
     return days
 
 
 def render_site(settings: Settings) -> list[str]:
     """Rebuild the whole site; returns every key written (and logs pages removed for deleted days)."""
     with site_lease(settings) as lease:
-        site = Site(load_days(settings), TEMPLATES_DIR)
+        images = SiteImages(settings.data, settings.site)
+        dropped = images.prune()  # first: no card is rendered with a picture about to go
+        site = Site(load_days(settings), TEMPLATES_DIR, images=images)
         written = _render(settings, site, all_targets(site), lease)
         removed = []
         if not lease.lost.is_set():
             removed = prune(settings.site, set(written))
             removed += drop_dirs(settings.site, search.INDEX_DIR, set(site.months), MONTH)
+    if dropped:
+        get_logger().info("removed %d pictures whose source is gone from the data dir", len(dropped))
     if removed:
         get_logger().info("removed %d pages whose day file is gone", len(removed))
     from tasks.site.requested import render_requested  # papers reviewed on request (u/), after the site lease
@@ -96,19 +111,67 @@ def render_site(settings: Settings) -> list[str]:
     return written + render_requested(settings)
 
 
-def render_for_day(settings: Settings, date: str) -> list[str]:
-    """Re-render only the pages a run over `date` affects (see `targets_for_day`).
+@dataclass(frozen=True)
+class Part:
+    """Some pages of a render, rendered (and, as a task, cached and retried) together: `render-DATE` for a date's
+    own pages (its day page and zh page), `render-shared` for the rest (months, home, archive, feeds, search)."""
 
-    The day files are read under the site lease: renders of parallel runs take turns, and the last one sees
-    every date saved before it, so no shared page (month, archive, feeds) is left without a date.
+    name: str
+    targets: list[Target]
+
+    @property
+    def shared(self) -> bool:
+        return self.name == SHARED
+
+
+def split_parts(targets: list[Target]) -> list[Part]:
+    """The targets as parts: one per date with pages of its own (in date order), then the shared part."""
+    own: dict[str, list[Target]] = {}
+    shared: list[Target] = []
+    for kind, key in dict.fromkeys(targets):
+        if kind in ("day", "zh"):
+            own.setdefault(key, []).append((kind, key))
+        else:
+            shared.append((kind, key))
+    return [Part(f"render-{d}", own[d]) for d in sorted(own)] + [Part(SHARED, shared)]
+
+
+class RenderJob:
+    """One part to render with what it reads: an opaque object (Prefect does not walk into it for futures)."""
+
+    __slots__ = ("digests", "lease", "part", "settings", "site")
+
+    def __init__(self, settings: Settings, site: Site, part: Part, lease: Lease, digests: dict[str, str]) -> None:
+        self.settings, self.site, self.part, self.lease, self.digests = settings, site, part, lease, digests
+
+
+PartRunner = Callable[[RenderJob], list[str]]
+
+
+def render_part(job: RenderJob) -> list[str]:
+    """Write one part's pages (the shared part also the static assets); the keys written."""
+    return _render(job.settings, job.site, job.part.targets, job.lease, static=job.part.shared)
+
+
+def render_for_day(settings: Settings, date: str, run: PartRunner = render_part) -> list[str]:
+    """Re-render only the pages a run over `date` affects (see `targets_for_day`), part by part (`split_parts`).
+
+    The day files are read under the site lease, held across every part: renders of parallel runs take turns,
+    and the last one sees every date saved before it, so no shared page (month, archive, feeds) is left without
+    a date.
     """
     with site_lease(settings) as lease:
-        site = Site(load_days(settings), TEMPLATES_DIR)
+        digests: dict[str, str] = {}
+        site = Site(load_days(settings, digests), TEMPLATES_DIR, images=SiteImages(settings.data, settings.site))
         if date not in site.days:
             get_logger().warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
         elif date not in site.dates:
             get_logger().info("%s has no papers (yet): no day page; the home page stays on %s", date, site.latest)
-        written = _render(settings, site, targets_for_day(site, date), lease)
+        written: list[str] = []
+        for part in split_parts(targets_for_day(site, date)):
+            if lease.lost.is_set():
+                break  # said once, by the part that saw it (`_render`)
+            written += run(RenderJob(settings, site, part, lease, digests))
         removed = [] if lease.lost.is_set() else [k for rel in unpublished_pages(site, date)
                                                    if (k := discard(settings.site, rel))]
     if removed:
@@ -136,12 +199,16 @@ def quiet_site_url_warning() -> None:
     _site_url_warned = True
 
 
-def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease) -> list[str]:
-    """Write the targets' pages; stops early (keeping what it wrote) if another render took the lease over,
-    since that render read the day files later and writes every page this one would."""
+def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease, static: bool = True) -> list[str]:
+    """Write the targets' pages (and with `static` the static assets); stops early (keeping what it wrote) if
+    another render took the lease over, since that render read the day files later and writes every page this
+    one would. The first-page pictures of the cards shown are published first, so no card waits for its picture."""
     out = settings.site
-    strings = load_strings(TEMPLATES_DIR)
-    written = sync_static(TEMPLATES_DIR / "static", out, {"i18n.js": i18n_script(strings)})
+    written = []
+    if static:
+        written += sync_static(TEMPLATES_DIR / "static", out, {"i18n.js": i18n_script(load_strings(TEMPLATES_DIR))})
+    if site.images is not None:
+        written += site.images.publish(shown_papers(site, targets))
     if not settings.site_url and any(kind == "feeds" for kind, _ in targets):
         _warn_relative_feed_links()
     months = [key for kind, key in targets if kind == "search"] if settings.search_index else []

@@ -1,7 +1,7 @@
 """The Prefect tasks that run registered steps: one per kind of step, and how each outcome becomes a StepResult.
 
 `submit` starts a step of the registry for one paper (or the day) on the flow's task runner; `result_of` turns
-what its future holds (a StepResult, a PDF text, or an exception) into the StepResult the store applies.
+what its future holds (a StepResult, a PDF text or picture, or an exception) into the StepResult the store applies.
 A step submitted with `wait_for` futures shows in the dashboard's graph as depending on them.
 """
 
@@ -19,6 +19,8 @@ from tasks.enrich import StepResult, run_step
 from tasks.errors import HfDailyError
 from tasks.llm.runner import current
 from tasks.models import DayFile, PaperRecord, StepState
+from tasks.pdf.image_task import CACHE_FOLDER as IMAGE_CACHE_FOLDER
+from tasks.pdf.image_task import pdf_image_task
 from tasks.pdf.options import PdfOptions
 from tasks.pdf.task import pdf_result_storage, pdf_text_task
 from tasks.retrying import retry_options
@@ -55,6 +57,12 @@ def submit(step: Step, target: PaperRecord | DayFile, settings: Settings,
         pdf_task = pdf_text_task.with_options(result_storage=pdf_result_storage(settings.data),
                                               **retry_options(settings))
         return pdf_task.submit(target.arxiv_id, PdfOptions.from_settings(settings), wait_for=list(wait_for))
+    if step.kind == "image":
+        assert isinstance(target, PaperRecord)
+        image_task = pdf_image_task.with_options(
+            result_storage=pdf_result_storage(settings.data, IMAGE_CACHE_FOLDER), **retry_options(settings))
+        return image_task.submit(target.arxiv_id, PdfOptions.from_settings(settings), settings.data.url,
+                                 wait_for=list(wait_for))
     assert step.inputs is not None
     inputs = step.inputs(target)
     if inputs is None:
@@ -65,7 +73,7 @@ def submit(step: Step, target: PaperRecord | DayFile, settings: Settings,
 
 
 def result_of(fut: PrefectFuture, step: Step, arxiv_id: str | None) -> StepResult:
-    """The step's StepResult; a PDF text or a raised exception is turned into one."""
+    """The step's StepResult; a PDF text, a picture or a raised exception is turned into one."""
     outcome = fut.result(raise_on_failure=False)
     if isinstance(outcome, StepResult):
         return outcome

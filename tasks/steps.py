@@ -21,7 +21,7 @@ from tasks import enrich
 from tasks.models import DayFile, PaperRecord, RunRecord
 
 Scope = Literal["paper", "day"]
-Kind = Literal["pdf", "llm"]
+Kind = Literal["pdf", "llm", "image"]
 Target = PaperRecord | DayFile
 
 
@@ -67,6 +67,8 @@ def top_paper_text(day: DayFile) -> dict[str, Any] | None:
 
 STEPS: dict[str, Step] = {s.name: s for s in (
     Step("pdf", "paper", "pdf", fields=("text",)),
+    # The first page's top as a small picture for the card; it takes the PDF the text step leaves behind.
+    Step("image", "paper", "image", fields=("image",), needs=("pdf",)),
     Step("affiliations", "paper", "llm", fields=("affiliations",), needs=("pdf",), inputs=first_page,
          run=enrich.affiliations),
     Step("topics", "paper", "llm", fields=("topics",), inputs=feed_text, run=enrich.topics),

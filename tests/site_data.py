@@ -192,3 +192,30 @@ def synthetic_store(
             previous = papers
         current += timedelta(days=1)
     return days
+
+
+def attach_pictures(store: list[DayFile], data_dir: Path, distinct: int = 8) -> int:
+    """Give every paper a first-page picture: the record's `image` field and its WebP in `data_dir/images`, as the
+    picture step leaves them. The pictures are drawn (in this process) from `distinct` sandbox PDFs and reused, so
+    a year of papers costs seconds. Returns the bytes written."""
+    import base64
+
+    from sandbox.pdfgen import build_pdf
+    from sandbox.synth import papers_for_date
+    from tasks.pdf.image import first_page
+
+    pictures = []
+    for synth in papers_for_date("2025-01-23", distinct):
+        reply = first_page(build_pdf(synth))
+        pictures.append((base64.b64decode(reply["webp"]), reply["width"], reply["height"]))
+    folder = Path(data_dir, "images")
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for i, p in enumerate(p for day in store for p in day.papers):
+        webp, width, height = pictures[i % len(pictures)]
+        name = f"{p.arxiv_id.replace('/', '_')}.{i % len(pictures):010d}.webp"
+        if not (folder / name).exists():
+            (folder / name).write_bytes(webp)
+            total += len(webp)
+        p.image = {"path": f"img/{name}", "width": width, "height": height, "bytes": len(webp)}
+    return total

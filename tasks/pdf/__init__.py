@@ -8,6 +8,10 @@
     options.py   PdfOptions, the stage's configuration built from Settings
     errors.py    the error types and one-line diagnoses of bad files
     task.py      the Prefect task, its cache key and result storage
+    image.py     what draws the first page's top as a small WebP (worker side, same pool as the text)
+    picture.py   the picture stage (parent side): IMAGE_VERSION, checks on the worker's reply
+    spool.py     the PDF handed from the text step to the picture step of the same paper (temporary files)
+    image_task.py  the picture step's Prefect task, its cache key; pictures stored in <data>/images
 
 The names below are loaded on first use, not on import: a parser worker imports `tasks.pdf.worker`, and so
 this package, and must not pay for requests, pydantic or Prefect.
@@ -30,6 +34,9 @@ _EXPORTS = {
     "PdfOptions": "options",
     "pdf_text_task": "task",
     "pdf_result_storage": "task",
+    "IMAGE_VERSION": "picture",
+    "draw_first_page": "picture",
+    "pdf_image_task": "image_task",
 }
 __all__ = sorted(_EXPORTS)
 

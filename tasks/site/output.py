@@ -26,6 +26,7 @@ CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".json": "application/json",  # feed.json (JSON Feed 1.1)
     ".xml": "application/atom+xml; charset=utf-8",  # feed.xml is the Atom feed
+    ".webp": "image/webp",  # first-page pictures (not in every system's mimetypes table)
 }
 
 

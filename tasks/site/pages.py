@@ -15,6 +15,7 @@ from markupsafe import Markup
 from tasks.models import DayFile, PaperRecord
 from tasks.site import aggregate, charts, feeds, search, views
 from tasks.site.feeds import TOPIC_FEED_DAYS
+from tasks.site.images import SiteImages
 from tasks.site.institutions import Institutions, load_aliases
 from tasks.site.jinja import SEARCH_CSP, environment
 from tasks.site.safety import script_json
@@ -42,6 +43,7 @@ class Site:
 
     days: dict[str, DayFile]
     templates_dir: Path
+    images: SiteImages | None = None  # the pictures on the site; None: cards show every stored picture unchecked
     dates: list[str] = field(init=False)
     empty: list[str] = field(init=False)
     months: list[str] = field(init=False)
@@ -103,8 +105,10 @@ class Site:
         shared by the day page, its month page and (the latest day, at the root) index.html."""
         k = (date, paper.arxiv_id, root)
         if k not in self._cards:
-            card = self._card_macro(views.card_view(paper, day=date, root=root), root)
-            self._cards[k] = Markup(card)
+            view = views.card_view(paper, day=date, root=root)
+            if view.image is not None and self.images is not None and not self.images.shown(view.image.src[len(root):]):
+                view.image = None  # not on the site (lost from the data dir): no broken picture
+            self._cards[k] = Markup(self._card_macro(view, root))
         return self._cards[k]
 
     @cached_property
@@ -185,6 +189,19 @@ def targets_for_day(site: Site, date: str) -> list[Target]:
     if month in site.months:
         targets.append(("search", month))
     return targets
+
+
+def shown_papers(site: Site, targets: list[Target]) -> list[PaperRecord]:
+    """The papers whose cards the targets' pages show (day pages, month pages, the home page)."""
+    days: dict[str, None] = {}
+    for kind, key in targets:
+        if kind == "day" and key in site.dates:
+            days[key] = None
+        elif kind == "month":
+            days.update((d.date, None) for d in site.month_days(key))
+        elif kind == "index" and site.latest:
+            days[site.latest] = None
+    return [p for d in days for p in site.days[d].papers]
 
 
 def unpublished_pages(site: Site, date: str) -> list[str]:

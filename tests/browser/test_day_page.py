@@ -13,7 +13,7 @@ import pytest
 
 from tasks.render import render_site
 from tasks.settings import PROJECT_ROOT, Settings
-from tests.site_data import XSS, XSS_ID, small_store, synthetic_store, write_store
+from tests.site_data import XSS, XSS_ID, attach_pictures, small_store, synthetic_store, write_store
 
 pytestmark = pytest.mark.browser
 
@@ -295,3 +295,36 @@ def test_screenshots(tmp_path: Path, browser: Any) -> None:
             t.context.close()
     assert (OUTPUT / "day-light.png").stat().st_size > 10_000
     shutil.rmtree(Path(settings.site_dir))
+
+
+def test_card_pictures_are_lazy_with_alt_and_load_from_file(tmp_path: Path, browser: Any) -> None:
+    """First-page pictures from file://, under the page's CSP: lazy, sized, with the title as alt text; screenshots
+    test-output/day-pictures-{light,dark,mobile}.png."""
+    settings = Settings(data_dir=tmp_path / "data", site_dir=tmp_path / "site", site_url="")
+    store = synthetic_store(n_days=1, per_day=9, start="2025-03-03")
+    store[0].papers[0].title = XSS  # the alt text is escaped like every title
+    attach_pictures(store, Path(settings.data_dir))
+    write_store(Path(settings.data_dir, "days"), store)
+    render_site(settings)
+    OUTPUT.mkdir(exist_ok=True)
+    for name, scheme, width in (("day-pictures-light", "light", 1280), ("day-pictures-dark", "dark", 1280),
+                                ("day-pictures-mobile", "light", 360)):
+        t = Tab(browser, color_scheme=scheme, viewport={"width": width, "height": 900})
+        try:
+            page = t.open(url(Path(settings.site_dir), "d/2025-03-03.html"))
+            imgs = page.eval_on_selector_all(".card-img", """is => is.map(i => ({loading: i.loading, alt: i.alt,
+                width: i.getAttribute('width'), height: i.getAttribute('height')}))""")
+            assert len(imgs) == 9
+            assert all(i["loading"] == "lazy" and int(i["width"]) > 0 < int(i["height"]) for i in imgs)
+            assert {i["alt"] for i in imgs} == {f"First page of {p.title}" for p in store[0].papers}
+            first = page.locator(".card-img").first
+            first.scroll_into_view_if_needed()
+            deadline = time.monotonic() + 5
+            while not first.evaluate("i => i.complete && i.naturalWidth > 0"):  # loaded: CSP img-src 'self' allows it
+                assert time.monotonic() < deadline, "the picture did not load"
+                time.sleep(0.05)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+            page.screenshot(path=str(OUTPUT / f"{name}.png"))
+            assert t.errors == [] and t.dialogs == []
+        finally:
+            t.context.close()

@@ -7,6 +7,7 @@ import requests
 from flows.daily import daily_digest
 from tasks.llm.prompts import load_prompt
 from tasks.settings import Settings
+from tasks.steps import paper_steps
 from tasks.store import load_day
 
 DATE = "2025-01-23"
@@ -31,7 +32,7 @@ def test_full_day_then_rerun_costs_nothing(env, sandbox):
         assert p.affiliations == sandbox.planted(p.arxiv_id)["affiliations"], p.arxiv_id
         assert p.topics and set(p.topics) <= taxonomy
         assert p.emoji and p.ru.desc and p.en.title and p.zh.title
-        assert all(s.status == "ok" for s in p.steps.values()) and len(p.steps) == 6
+        assert all(s.status == "ok" for s in p.steps.values()) and len(p.steps) == len(paper_steps())
         assert p.usage.calls >= 6 and p.usage.cost_usd > 0
     assert day.zh_reading and day.zh_reading.vocab and day.steps["zh_reading"].status == "ok"
     stats = sandbox.stats()
@@ -111,7 +112,7 @@ def test_budget_stops_llm_calls(env, sandbox):
     day = _day()
     assert "budget" in (day.runs[-1].note or "")
     deferred = [s for p in day.papers for s in p.steps.values() if s.status == "deferred"]
-    not_started = [p for p in day.papers if len(p.steps) < 6]
+    not_started = [p for p in day.papers if len(p.steps) < len(paper_steps())]
     assert deferred or not_started
     assert day.usage.cost_usd < 0.01 and summary["usage"]["calls"] < 30
 

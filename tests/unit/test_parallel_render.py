@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,8 @@ def test_parallel_renders_leave_every_date_on_the_shared_pages(tmp_path: Path,
     settings = Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path / "data", HFDAILY_SITE_DIR=tmp_path / "site")
     a_loaded, b_rendered = threading.Event(), threading.Event()
 
-    def slow_load(s: Settings) -> dict[str, DayFile]:
-        days = load_days(s)
+    def slow_load(s: Settings, *rest: Any) -> dict[str, DayFile]:
+        days = load_days(s, *rest)
         if threading.current_thread().name == "run-a":
             a_loaded.set()
             b_rendered.wait(timeout=2)  # with the lock B cannot render meanwhile: this wait runs out

@@ -110,9 +110,15 @@ def test_a_stored_first_page_image_is_a_lazy_img_and_a_hostile_one_is_dropped(tm
               paper("2504.00002", "Sized", image={"path": "img/b.png", "width": 300, "height": 400, "alt": f"A {XSS}"}),
               paper("2504.00003", "Hostile", image="javascript:alert(1)"),
               paper("2504.00004", "Escape", image="../../etc/passwd.png"),
-              paper("2504.00005", "Remote", image="https://evil.example/x.png")]
+              paper("2504.00005", "Remote", image="https://evil.example/x.png"),
+              paper("2504.00006", "Lost", image="img/2504.00006.webp")]  # not in the data dir: no <img>
     write_store(Path(s.data_dir, "days"), [day_file("2025-04-01", papers)])
+    images = Path(s.data_dir, "images")
+    images.mkdir()
+    (images / "2504.00001.webp").write_bytes(b"RIFF\0\0\0\0WEBPVP8 picture")
+    (images / "b.png").write_bytes(b"\x89PNG picture")
     render_site(s)
+    assert sorted(p.name for p in Path(s.site_dir, "img").iterdir()) == ["2504.00001.webp", "b.png"]
     day = (Path(s.site_dir) / "d" / "2025-04-01.html").read_text(encoding="utf-8")
     index = (Path(s.site_dir) / "index.html").read_text(encoding="utf-8")
     assert ('<img class="card-img" src="../img/2504.00001.webp" alt="First page of Pictured" width="400" '
@@ -120,7 +126,11 @@ def test_a_stored_first_page_image_is_a_lazy_img_and_a_hostile_one_is_dropped(tm
     assert 'src="img/2504.00001.webp"' in index  # relative to the page
     alt = "A &lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
     assert f'src="../img/b.png" alt="{alt}" width="300" height="400"' in day
-    assert day.count("<img ") == 2 and "passwd" not in day and "evil.example" not in day
+    assert day.count("<img ") == 2 and "passwd" not in day and "evil.example" not in day and "Lost" in day
+    (images / "b.png").unlink()  # its source gone from the data dir: a whole-site render removes the copy
+    render_site(s)
+    assert sorted(p.name for p in Path(s.site_dir, "img").iterdir()) == ["2504.00001.webp"]
+    assert "b.png" not in (Path(s.site_dir) / "d" / "2025-04-01.html").read_text(encoding="utf-8")
 
 
 # ---- search records and bundles ----------------------------------------------------------------------------

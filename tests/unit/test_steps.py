@@ -39,8 +39,9 @@ def _run(started: datetime, feed_papers: int | None) -> RunRecord:
 
 
 def test_every_step_is_declared_once_with_what_it_needs() -> None:
-    assert [s.name for s in paper_steps()] == ["pdf", "affiliations", "topics", "review_ru", "summary_en",
+    assert [s.name for s in paper_steps()] == ["pdf", "image", "affiliations", "topics", "review_ru", "summary_en",
                                               "summary_zh"]
+    assert STEPS["image"].needs == ("pdf",) and STEPS["image"].kind == "image"
     assert [s.name for s in day_steps()] == ["zh_reading"]
     assert STEPS["affiliations"].needs == ("pdf",)
     for step in STEPS.values():
