@@ -90,5 +90,7 @@ def render_requested(settings: Settings, ids: list[str] | None = None) -> list[s
             if wanted is None or record.paper.arxiv_id in wanted:
                 written.append(write_page(out, page_rel(record.paper.arxiv_id), pages.render([record], single=True)))
         written.append(write_page(out, "u/index.html", pages.render(records, single=False)))
-    get_logger().info("reviews on request: %d files of the site written (u/, static/)", len(written))
+    # A daily render only makes sure u/index.html exists (ids == []): not worth a line on its console.
+    say = get_logger().debug if ids == [] else get_logger().info
+    say("reviews on request: %d files of the site written (u/, static/)", len(written))
     return written
