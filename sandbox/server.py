@@ -19,6 +19,7 @@ from sandbox import arxiv_api, feed, llm, telegram
 from sandbox.faults import Rule, llm_content
 from sandbox.intent import infer_step
 from sandbox.pdfgen import build_pdf, build_slow_pdf, tiny_png
+from sandbox.prompt_cache import anthropic_breakpoints
 from sandbox.providers import (
     auth_error_message,
     completion,
@@ -342,11 +343,20 @@ class Handler(BaseHTTPRequestHandler):
             return
         mode = rule.mode if rule else None
         content = natural if mode is None or step is None else llm_content(mode, value, step)
-        answer = completion(provider, req.model, content, facts["input_tokens"], llm.tokens(content))
+        cached, written = self._prompt_cache(provider, req.model, req.text, body)
+        facts.update(cached_tokens=cached, cache_write_tokens=written)
+        answer = completion(provider, req.model, content, facts["input_tokens"], llm.tokens(content), cached, written)
         body_bytes = json.dumps(answer, ensure_ascii=False).encode()
         snap = state.limit_snapshot(provider)  # where the caller stands now, as the answer leaves
         headers = rate_limit_headers(provider, snap, exact=state.exact_times, charged=facts.get("charged"))
         self._finish(None if mode == "malformed" else mode, body_bytes, "application/json", headers)
+
+    def _prompt_cache(self, provider: str, model: str, text: str, body: Any) -> tuple[int, int]:
+        """(cached, written) input tokens, decided from the request as the provider would (sandbox/prompt_cache.py)."""
+        cache = self.server.state.prompt_cache
+        if provider == "anthropic":
+            return cache.marked(model, text, anthropic_breakpoints(body if isinstance(body, dict) else {}))
+        return cache.automatic(provider, model, text), 0
 
     def _admitted(self, provider: str, model: str, facts: dict[str, Any]) -> bool:
         """Charge the request to the provider's limits (if any are set); answer 429 when one is exhausted."""
@@ -432,6 +442,10 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/_limits"): lambda: state.set_limits(payload),
             ("GET", "/_config"): lambda: state.set_config({}),
             ("POST", "/_config"): lambda: state.set_config(payload),
+            # The prompt caches' minimum prompt (tokens) and lifetime (s): {"min_tokens": n, "ttl": s}.
+            ("GET", "/_prompt_cache"): lambda: state.prompt_cache.configure(),
+            ("POST", "/_prompt_cache"): lambda: state.prompt_cache.configure(
+                payload.get("min_tokens"), payload.get("ttl")),
             ("GET", "/_telegram"): state.telegram.snapshot,
             ("POST", "/_telegram/delete"): lambda: {
                 "deleted": state.telegram.delete(str(payload.get("chat_id")), int(payload.get("message_id", 0)))},

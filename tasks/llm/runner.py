@@ -127,7 +127,7 @@ class LLMRuntime:
             raise
 
     def _call(self, client: ProviderClient, entry: ChainEntry, system: str, user: str,
-              schema: type[BaseModel] | None, step: str) -> tuple[Completion, Usage]:
+              schema: type[BaseModel] | None, step: str, static: str = "") -> tuple[Completion, Usage]:
         """One paid request, paced by the provider's budgets; retried on transient errors with backoff, jitter and
         Retry-After, and after a 429 once the pacer lets the provider be asked again."""
         s = self.settings
@@ -140,7 +140,7 @@ class LLMRuntime:
                 self.meter.check()  # once paced: calls queued behind the pacer stop when the run must stop
                 done = client.complete(
                     model=entry.model, system=system, user=user, temperature=entry.temperature,
-                    max_tokens=entry.max_tokens, schema=schema, step=step,
+                    max_tokens=entry.max_tokens, schema=schema, step=step, static=static,
                 )
             except LLMCallError as exc:
                 if exc.rate_limited and limited < RATE_LIMITED_RETRIES:
@@ -163,10 +163,7 @@ class LLMRuntime:
                 permit.failed()
                 raise
             permit.done(done.input_tokens, done.output_tokens, done.rate)
-            usage = Usage(
-                calls=1, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
-                cost_usd=cost_usd(entry.model, done.input_tokens, done.output_tokens, s.prices),
-            )
+            usage = completion_usage(done, entry.model, s.prices)
             self.meter.add(usage)
             return done, usage
 
@@ -194,7 +191,8 @@ class LLMRuntime:
             except ParseError:
                 pass  # validation rules changed since it was cached: ask again
         log.debug("%s %s prompt:\n%s", prompt.step, entry.provider, user)
-        done, usage = self._call(client, entry, prompt.system, user, schema, prompt.step)
+        static = prompt.split(user, entry, inputs)
+        done, usage = self._call(client, entry, prompt.system, user, schema, prompt.step, static)
         tally.append(usage)
         log.debug("%s %s answer:\n%s", prompt.step, entry.provider, done.text)
         try:
@@ -205,7 +203,7 @@ class LLMRuntime:
                 f"{user}\nYour previous answer was rejected: {first}\n"
                 "Answer again with valid JSON in the requested shape and nothing else."
             )
-            done, more = self._call(client, entry, prompt.system, retry_user, schema, prompt.step)
+            done, more = self._call(client, entry, prompt.system, retry_user, schema, prompt.step, static)
             tally.append(more)
             value = self._parse(prompt, done.text)  # a second ParseError goes to the next provider
         self.cache.put(key, CachedAnswer(
@@ -248,6 +246,16 @@ class LLMRuntime:
             return empty
         status: FailureStatus = "skipped" if skipped == len(prompt.chain) else "error"
         raise StepFailed("; ".join(notes) or "no provider in the chain", status=status, usage=_sum(tally))
+
+
+def completion_usage(done: Completion, model: str, prices: dict, factor: float = 1.0, *, batch: bool = False) -> Usage:
+    """One paid call's usage and cost, its cached input tokens at the cached price (`factor`: a batch's price)."""
+    return Usage(
+        calls=1, batch_calls=int(batch), input_tokens=done.input_tokens, output_tokens=done.output_tokens,
+        cached_input_tokens=done.cached_tokens, cache_write_tokens=done.cache_write_tokens,
+        cost_usd=cost_usd(model, done.input_tokens, done.output_tokens, prices, cached_tokens=done.cached_tokens,
+                          cache_write_tokens=done.cache_write_tokens, factor=factor),
+    )
 
 
 def _sum(usages: list[Usage]) -> Usage:
