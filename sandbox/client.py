@@ -65,6 +65,10 @@ class SandboxClient:
         """prompt_cache(min_tokens=n, ttl=s): the providers' prompt caches (sandbox/prompt_cache.py)."""
         return self._call("POST", "/_prompt_cache", kw)
 
+    def batches(self, **kw: Any) -> dict[str, Any]:
+        """batches(seconds=s, expire=bool, fail_steps=[...]) -> config and counts (batches, requests, duplicates)."""
+        return self._call("POST", "/_batches", kw)
+
     def planted(self, arxiv_id: str) -> dict[str, Any]:
         """{"affiliations": [...], "layout": ..., "title": ..., "authors": [...]} of a paper's PDF."""
         return self._call("GET", f"/_planted/{arxiv_id}")
