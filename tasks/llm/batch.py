@@ -34,7 +34,12 @@ BatchState = Literal["in_progress", "ended", "failed", "expired"]
 
 
 class BatchError(HfDailyError):
-    """A batch request the provider refused (creating, polling or reading a batch)."""
+    """A batch request the provider refused (creating, polling or reading a batch); `gone`: it knows no such
+    batch (404), so its calls will never be answered by it."""
+
+    def __init__(self, message: str, *, gone: bool = False) -> None:
+        super().__init__(message)
+        self.gone = gone
 
 
 @dataclass
@@ -217,7 +222,15 @@ def collect(book: BatchBook, clients: dict[str, BatchClient],
         if client is None:
             out.still_open += 1
             continue
-        state = client.poll(batch.batch_id)
+        try:
+            state = client.poll(batch.batch_id)
+        except BatchError as exc:
+            if not exc.gone:  # the provider is unreachable for now: the next collection polls again
+                get_logger().warning("%s", exc)
+                out.still_open += 1
+                continue
+            get_logger().warning("%s; its calls will be made online", exc)
+            state = "failed"
         if state == "in_progress":
             out.still_open += 1
             continue

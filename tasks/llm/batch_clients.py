@@ -29,7 +29,8 @@ def _errors(provider: str, what: str) -> Iterator[None]:
     except BatchError:
         raise
     except Exception as exc:  # any SDK or transport error: the batch step reports it in one line
-        raise BatchError(redact(f"{provider} batch {what}: {type(exc).__name__}: {exc}")) from exc
+        gone = getattr(exc, "status_code", None) == 404
+        raise BatchError(redact(f"{provider} batch {what}: {type(exc).__name__}: {exc}"), gone=gone) from exc
 
 
 def _schema(call: BatchCall) -> dict[str, Any] | None:

@@ -96,3 +96,22 @@ def test_a_killed_submit_is_recorded_once_and_calls_are_never_sent_twice(box: Ru
     done = collect(book, clients, lambda key, _, c: stored.setdefault(key, c.text) is not None)
     assert done.answers == 3 and done.dates == {"2025-01-23"} and len(stored) == 3
     assert all(book.status(c.key) == "new" for c in _calls("openai", prefix="kk"))
+
+
+def test_a_batch_the_provider_lost_goes_online_and_an_unreachable_one_stays_open(tmp_path) -> None:
+    from tasks.llm.batch import BatchError, OpenBatch
+
+    book = BatchBook(open_storage(str(tmp_path / "batches")))
+    book.record(OpenBatch("openai", "lost", 0.0, {"k1": {"date": "2025-01-23", "step": "summary_en"}}))
+    book.record(OpenBatch("anthropic", "down", 0.0, {"k2": {"date": "2025-01-23", "step": "review_ru"}}))
+
+    class Client:
+        def __init__(self, gone: bool) -> None:
+            self.gone = gone
+
+        def poll(self, batch_id: str):
+            raise BatchError(f"{batch_id}: HTTP {404 if self.gone else 503}", gone=self.gone)
+
+    done = collect(book, {"openai": Client(True), "anthropic": Client(False)}, lambda *a: True)
+    assert done.failed == 1 and done.still_open == 1
+    assert book.status("k1") == "failed" and book.status("k2") == "waiting"
