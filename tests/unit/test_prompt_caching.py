@@ -109,3 +109,15 @@ def test_second_call_reads_the_cache_through_the_real_sdk(box: RunningSandbox, p
     price = dict(DEFAULT_PRICES)
     assert completion_usage(second, entry.model, price).cost_usd < completion_usage(
         Completion(second.text, second.model, second.input_tokens, second.output_tokens), entry.model, price).cost_usd
+
+
+def test_the_run_line_says_what_came_from_batches_and_prompt_caches() -> None:
+    from tasks.models import DayFile, RunRecord, Usage
+    from tasks.report import summary_line
+
+    day = DayFile(date="2025-01-23")
+    plain = RunRecord.model_construct(new=0, updated=0, vanished=0, failed=0, usage=Usage(calls=2, cost_usd=0.1))
+    assert summary_line(day, plain).endswith("2 LLM calls, 0 cached, $0.1000")
+    used = Usage(calls=2, batch_calls=2, input_tokens=1000, cached_input_tokens=250, cost_usd=0.05)
+    line = summary_line(day, RunRecord.model_construct(new=0, updated=0, vanished=0, failed=0, usage=used))
+    assert line.endswith("2 of the calls through batches, 25% of input tokens from prompt caches")
