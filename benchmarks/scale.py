@@ -213,7 +213,7 @@ def _killed_and_resumed(bench: Any, dates: list[str], max_parallel: int) -> dict
     env = bench.child_env(data, home)
     args = ["backfill", "--start", dates[0], "--end", dates[-1], "--max-parallel", str(max_parallel),
             "--mode", "batch"]
-    queue = data / "batches" / "queue"
+    queue = Path(env["HFDAILY_DATA_DIR"]) / "batches" / "queue"
     with (bench.tmp / f"{name}-killed.log").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.child", *args], cwd=data.parent if
                                 data.parent.exists() else ROOT, env=env, stdout=log, stderr=log,

@@ -115,3 +115,22 @@ def test_a_batch_the_provider_lost_goes_online_and_an_unreachable_one_stays_open
     done = collect(book, {"openai": Client(True), "anthropic": Client(False)}, lambda *a: True)
     assert done.failed == 1 and done.still_open == 1
     assert book.status("k1") == "failed" and book.status("k2") == "waiting"
+
+
+def test_the_cli_batch_flag_runs_the_backfill_in_batch_mode(monkeypatch, capsys) -> None:
+    import flows.cli as cli
+    import flows.launch
+
+    seen: dict = {}
+
+    def run_here(flow, name, **params):
+        seen.update(params)
+        return {"dates": {"2025-01-20": "ran: 5 papers"}, "failed": [],
+                "batches": {"collected": {"batches": 1, "answers": 30, "failed": 0, "still_open": 0},
+                            "submitted": {"batches": ["openai--b1"], "calls": 5, "queued_left": 0}}}
+
+    monkeypatch.setattr(flows.launch, "run_here", run_here)
+    args = cli._parser().parse_args(["backfill", "2025-01-20", "2025-01-20", "--batch"])
+    assert cli._backfill(args) == 0 and seen["mode"] == "batch"
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "batches: collected 1 batches (30 answers, 0 for online calls), 0 still open; submitted 1 batches of 5 calls")
