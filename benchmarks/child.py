@@ -119,7 +119,7 @@ def backfill(args: argparse.Namespace) -> dict[str, Any]:
     calls = _trace_calls() if args.trace else []
     t_imported = time.time()
     result = backfill_flow(start=args.start, end=args.end, max_parallel=args.max_parallel,
-                           use_deployments=args.use_deployments)
+                           use_deployments=args.use_deployments, mode=args.mode)
     t_return = time.time()
     days = [f for d in date_range(args.start, args.end) if (f := _day_facts(d)) is not None]
     days = [d for d in days if d["body_start"]]
@@ -131,7 +131,27 @@ def backfill(args: argparse.Namespace) -> dict[str, Any]:
         "body_start": min((d["body_start"] for d in days), default=None),
         "body_end": max((d["body_end"] or 0 for d in days), default=None),
         "timeline": _timeline(calls, min((d["body_start"] for d in days), default=t_imported), t_return),
+        "usage": _usage(date_range(args.start, args.end)), "batches": result.get("batches"),
     }
+
+
+def _usage(dates: list[str]) -> dict[str, Any]:
+    """The dates' LLM usage summed from their day files (every run's), and whether every date is complete."""
+    from tasks.models import Usage
+    from tasks.settings import Settings
+    from tasks.steps import is_complete
+    from tasks.store import day_key, load_day
+
+    settings = Settings()
+    total, complete, papers = Usage(), True, 0
+    for d in dates:
+        if not settings.data.exists(day_key(d)):
+            complete = False
+            continue
+        day = load_day(settings, d)
+        total, papers = total + day.usage, papers + len(day.papers)
+        complete = complete and is_complete(day)
+    return {**total.model_dump(), "papers": papers, "complete": complete}
 
 
 def empty(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,6 +200,7 @@ def main() -> None:
     b.add_argument("--max-parallel", type=int, default=2)
     b.add_argument("--trace", action="store_true")
     b.add_argument("--use-deployments", action="store_true", help="the dates run on the pool's workers")
+    b.add_argument("--mode", choices=("online", "batch"), default="online", help="LLM calls online or in batches")
     e = sub.add_parser("empty")
     e.add_argument("--n", type=int, default=100)
     args = parser.parse_args()

@@ -15,7 +15,9 @@ run in a fresh subprocess with its own PREFECT_HOME and temporary data dir:
 
 `--only scale` (benchmarks/scale.py) instead runs hfdaily at provider-like rate limits and long-tailed latencies,
 time-scaled, against the bound of each run: a cold day, the warm re-run, an online backfill of ≥ 60 dates, peak RSS
-of 10 vs 60 dates in-process and as deployment runs, plus the render and PDF-parse rows; its last line is
+of 10 vs 60 dates in-process and as deployment runs, a batch backfill of the same few dates as an online one
+(cost per paper) and one SIGKILLed and restarted (calls submitted twice), the share of input tokens billed as
+prompt-cached, plus the render and PDF-parse rows; its last line is
 `scale: cold_ratio=R backfill_share=S batch_cost_share=C rss_growth=G rate_429=Q batch_resume_dupes=D`.
 
 Prints a Markdown table and writes everything to benchmarks/results/<timestamp>.json.
@@ -509,8 +511,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale-parallel", type=int, default=4, help="scale: dates in flight in the backfills")
     p.add_argument("--deployed-papers", type=int, default=10,
                    help="scale: papers a date in the deployment-mode RSS runs (no limits: memory only)")
-    p.add_argument("--scale-parts", nargs="+", choices=("cold", "backfill", "deployed"),
-                   default=["cold", "backfill", "deployed"], help="scale: which of its parts to run")
+    p.add_argument("--scale-parts", nargs="+", choices=("cold", "backfill", "batch", "deployed"),
+                   default=["cold", "backfill", "batch", "deployed"], help="scale: which of its parts to run")
+    p.add_argument("--scale-batch-days", type=int, default=3,
+                   help="scale: dates of the batch backfill rows (the same dates online, in batches, killed)")
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data, site)")
     args = p.parse_args(argv)
@@ -606,7 +610,7 @@ def _measure_scale(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                              backfill_days=args.scale_days,
                              small_days=args.scale_small_days, time_scale=args.time_scale,
                              max_parallel=args.scale_parallel, deployed_papers=args.deployed_papers,
-                             parts=tuple(args.scale_parts))
+                             parts=tuple(args.scale_parts), batch_days=args.scale_batch_days)
             result["prewarm_s"] = time.perf_counter() - began
             result["server_startup_s"] = server.startup_s if server else None
             return result

@@ -152,6 +152,86 @@ def llm_facts(records: list[dict[str, Any]]) -> dict[str, Any]:
             "by_provider": {p: sum(r["target"] == p for r in llm) for p in PROVIDERS}}
 
 
+# ------------------------------------------------------------------------------------------- batch backfills
+
+BATCH_ROUNDS = 6  # batch backfill runs until every paper is complete (a fallback provider's call takes a round)
+
+
+def cache_share(records: Iterable[Mapping[str, Any]]) -> float:
+    """Share of the input tokens of answered LLM requests that the provider billed as read from its prompt cache."""
+    ok = [r for r in records if r.get("target") in PROVIDERS and r.get("status") == 200]
+    total = sum(r.get("input_tokens") or 0 for r in ok)
+    return sum(r.get("cached_tokens") or 0 for r in ok) / total if total else float("nan")
+
+
+def _batch_rounds(bench: Any, name: str, dates: list[str], max_parallel: int, data: Path) -> dict[str, Any]:
+    args = ["backfill", "--start", dates[0], "--end", dates[-1], "--max-parallel", str(max_parallel),
+            "--mode", "batch"]
+    run: dict[str, Any] = {}
+    for i in range(BATCH_ROUNDS):
+        run = bench.child(f"{name}-{i}", args, {}, data, data.parent / "prefect", timeout=3600)
+        run["rounds"] = i + 1
+        if run["usage"]["complete"]:
+            break
+    return run
+
+
+def measure_batch(bench: Any, dates: list[str], papers: int, max_parallel: int) -> dict[str, Any]:
+    """The same dates online and in batches (no rate limits, batches answered at their first poll), then a batch
+    backfill SIGKILLed once it has queued calls and restarted: cost per paper, and calls submitted twice."""
+    client = bench.sandbox.client
+    out: dict[str, Any] = {"batch_dates": dates}
+    # The sandbox is armed here, once per row: a child run must not reset it (the provider keeps its batches).
+    bench.setup = lambda: None
+    arm(client, papers, 1.0, limits=False)
+    name = "scale-batch-online"
+    online = bench.child(name, ["backfill", "--start", dates[0], "--end", dates[-1], "--max-parallel",
+                                str(max_parallel)], {}, bench.tmp / name / "data", bench.tmp / name / "prefect")
+    online["cache_share"] = cache_share(client.requests())
+    out["batch_online"] = online
+
+    arm(client, papers, 1.0, limits=False)
+    client.batches(seconds=0)
+    name = "scale-batch"
+    run = _batch_rounds(bench, name, dates, max_parallel, bench.tmp / name / "data")
+    run["cache_share"] = cache_share(client.requests())
+    run["sandbox_batches"] = client.batches()
+    out["batch"] = run
+
+    arm(client, papers, 1.0, limits=False)
+    client.batches(seconds=0)
+    out["batch_resume"] = _killed_and_resumed(bench, dates, max_parallel)
+    return out
+
+
+def _killed_and_resumed(bench: Any, dates: list[str], max_parallel: int) -> dict[str, Any]:
+    """A batch backfill killed (SIGKILL, whole process group) as soon as calls are queued, then run to the end."""
+    name = "scale-batch-resume"
+    data = bench.tmp / name / "data"
+    home = bench.tmp / name / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    env = bench.child_env(data, home)
+    args = ["backfill", "--start", dates[0], "--end", dates[-1], "--max-parallel", str(max_parallel),
+            "--mode", "batch"]
+    queue = Path(env["HFDAILY_DATA_DIR"]) / "batches" / "queue"
+    with (bench.tmp / f"{name}-killed.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.child", *args], cwd=data.parent if
+                                data.parent.exists() else ROOT, env=env, stdout=log, stderr=log,
+                                start_new_session=True)
+        deadline = time.time() + 600
+        while proc.poll() is None and time.time() < deadline:
+            if queue.exists() and len(list(queue.iterdir())) >= 3:
+                break
+            time.sleep(0.2)
+        killed_with = len(list(queue.iterdir())) if queue.exists() else 0
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    run = _batch_rounds(bench, name, dates, max_parallel, data)
+    run.update(killed_with_queued=killed_with, sandbox_batches=bench.sandbox.client.batches())
+    return run
+
+
 # ------------------------------------------------------------------------------------------- the deployment
 
 class Deployed:
@@ -224,7 +304,8 @@ def _dates(end: str, days: int) -> list[str]:
 
 
 def measure(bench: Any, *, day: str, papers: int, backfill_papers: int, backfill_days: int, small_days: int,
-            time_scale: float, max_parallel: int, deployed_papers: int, parts: tuple[str, ...]) -> dict[str, Any]:
+            time_scale: float, max_parallel: int, deployed_papers: int, parts: tuple[str, ...],
+            batch_days: int = 2) -> dict[str, Any]:
     """Every scale measurement; `bench` is benchmarks.run.Bench (the sandbox, the server, child runs)."""
     client = bench.sandbox.client
     res: dict[str, Any] = {"time_scale": time_scale, "limits": PROVIDER_LIMITS, "latency": LLM_LATENCY,
@@ -237,7 +318,8 @@ def measure(bench: Any, *, day: str, papers: int, backfill_papers: int, backfill
                            bench.tmp / "scale-cold" / "prefect")
         records = client.requests()
         dump(records, bench.tmp / "scale-cold-requests.json")
-        cold.update(bound=run_bound(records, [day], papers), llm=llm_facts(records), load=load_average())
+        cold.update(bound=run_bound(records, [day], papers), llm=llm_facts(records), load=load_average(),
+                    cache_share=cache_share(records))
         res["cold"] = cold
         bench.setup = lambda: arm(client, papers, 1.0)
         warm = bench.child("scale-warm", ["daily", "--date", day], knobs, bench.tmp / "scale-cold" / "data",
@@ -260,6 +342,9 @@ def measure(bench: Any, *, day: str, papers: int, backfill_papers: int, backfill
                        load=load_average(),
                        days=days, max_parallel=max_parallel)
             res[f"backfill_{days}"] = run
+
+    if "batch" in parts:
+        res.update(measure_batch(bench, _dates(day, batch_days), backfill_papers, max_parallel))
 
     if "deployed" in parts and bench.server is not None:
         home = bench.tmp / "deployed" / "home"
@@ -311,16 +396,25 @@ def summary(res: dict[str, Any], small_days: int, backfill_days: int) -> dict[st
     runs = [r for r in (cold, small, big) if r]
     llm = sum(r["llm"]["llm_requests"] for r in runs)
     refused = sum(r["llm"]["refused_429"] for r in runs)
+    batch, online, resume = res.get("batch"), res.get("batch_online"), res.get("batch_resume")
+    cost_share = nan
+    if batch and online and batch["usage"]["complete"] and online["usage"]["cost_usd"]:
+        per = batch["usage"]["cost_usd"] / max(1, batch["usage"]["papers"])
+        cost_share = per / (online["usage"]["cost_usd"] / max(1, online["usage"]["papers"]))
+    dupes = float(resume["sandbox_batches"]["duplicates"]) if resume and resume["usage"]["complete"] else nan
     return {"cold_ratio": cold_ratio, "backfill_share": share, "rss_growth": max(growth) if growth else nan,
-            "rate_429": refused / llm if llm else nan}
+            "rate_429": refused / llm if llm else nan, "batch_cost_share": cost_share, "batch_resume_dupes": dupes}
 
 
 def last_line(s: Mapping[str, float]) -> str:
     def f(x: float) -> str:
         return "nan" if math.isnan(x) else f"{x:.3f}"
 
-    return (f"scale: cold_ratio={f(s['cold_ratio'])} backfill_share={f(s['backfill_share'])} batch_cost_share=nan "
-            f"rss_growth={f(s['rss_growth'])} rate_429={f(s['rate_429'])} batch_resume_dupes=nan")
+    dupes = s.get("batch_resume_dupes", float("nan"))
+    return (f"scale: cold_ratio={f(s['cold_ratio'])} backfill_share={f(s['backfill_share'])} "
+            f"batch_cost_share={f(s.get('batch_cost_share', float('nan')))} "
+            f"rss_growth={f(s['rss_growth'])} rate_429={f(s['rate_429'])} "
+            f"batch_resume_dupes={'nan' if math.isnan(dupes) else int(dupes)}")
 
 
 def rows(res: dict[str, Any], small_days: int, backfill_days: int) -> list[Row]:
@@ -377,6 +471,7 @@ def rows(res: dict[str, Any], small_days: int, backfill_days: int) -> list[Row]:
         out.append((f"S3 · peak RSS, in-process backfill: {small_days} vs {backfill_days} dates",
                     f"{small['peak_tree_rss_mb']:.0f} → {big['peak_tree_rss_mb']:.0f} MB: **{g:+.1%}**",
                     f"≤ +{TARGETS['rss_growth']:.0%}", g <= TARGETS["rss_growth"]))
+    out += batch_rows(res, s)
     small, big = res.get(f"deployed_{small_days}"), res.get(f"deployed_{backfill_days}")
     if small and big:
         g = big["peak_tree_rss_mb"] / small["peak_tree_rss_mb"] - 1
@@ -386,6 +481,41 @@ def rows(res: dict[str, Any], small_days: int, backfill_days: int) -> list[Row]:
                     f"{big['peak_tree_processes']} processes: **{g:+.1%}** ({small['state']}/{big['state']}, "
                     f"{big['wall_s']:.0f} s for {backfill_days} dates)",
                     f"≤ +{TARGETS['rss_growth']:.0%}", g <= TARGETS["rss_growth"] and big["state"] == "Completed"))
+    return out
+
+
+def batch_rows(res: dict[str, Any], s: Mapping[str, float]) -> list[Row]:
+    out: list[Row] = []
+    batch, online, resume = res.get("batch"), res.get("batch_online"), res.get("batch_resume")
+    if batch and online:
+        b, o = batch["usage"], online["usage"]
+        n = len(res["batch_dates"])
+        out.append((
+            f"S4 · batch backfill, the same {n} dates × {o['papers'] // max(1, n)} papers as online (no limits)",
+            f"online ${o['cost_usd']:.4f} for {o['papers']} papers ({o['calls']} calls); batch "
+            f"${b['cost_usd']:.4f} for {b['papers']} papers ({b['calls']} calls, {b['batch_calls']} in batches, "
+            f"{batch['rounds']} runs, complete: {b['complete']}) → **{s['batch_cost_share']:.0%} of online per "
+            "paper**",
+            "≤ 55 %, every paper complete", _met(s["batch_cost_share"], 0.55) and b["complete"],
+        ))
+    if resume:
+        sb = resume["sandbox_batches"]
+        out.append((
+            "S4 · batch backfill SIGKILLed once calls were queued, then restarted",
+            f"killed with {resume['killed_with_queued']} calls queued; {resume['rounds']} runs to complete "
+            f"({resume['usage']['complete']}); {sb['requests']} batch requests in {sb['batches']} batches, "
+            f"**{sb['duplicates']} submitted twice**",
+            "0 twice", sb["duplicates"] == 0 and resume["usage"]["complete"],
+        ))
+    shares = [(label, run["cache_share"]) for label, run in (("online backfill", online), ("batch backfill", batch))
+              if run and "cache_share" in run]
+    if cold := res.get("cold"):
+        shares.insert(0, ("cold day", cold.get("cache_share", float("nan"))))
+    if shares:
+        out.append((
+            "S5 · prompt caching: input tokens billed as cached (sandbox: the real 1,024-token minimum)",
+            "; ".join(f"{label} **{v:.1%}**" for label, v in shares), "info", None,
+        ))
     return out
 
 

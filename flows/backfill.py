@@ -37,8 +37,9 @@ from prefect.settings import get_current_settings
 from prefect.states import Crashed, State
 from pydantic import MISSING
 
+from flows.batches import batch_line, batch_step
 from flows.daily import daily_digest
-from flows.params import Budget, OptionalRunDate, Parallel, RunDate, given
+from flows.params import Budget, LlmMode, OptionalRunDate, Parallel, RunDate, given
 from flows.runs import name_if_crashed, never_fails
 from tasks import progress as live
 from tasks.api_waits import announce_api_waits
@@ -163,12 +164,12 @@ def _load(settings: Settings, date: str) -> DayFile | None:
 
 # -- running one date ----------------------------------------------------------------------------------
 
-def _in_process(date: str, max_cost: float | None) -> ChildRun:
+def _in_process(date: str, max_cost: float | None, mode: LlmMode = "online") -> ChildRun:
     """The daily flow as a subflow run of this one (its logs and tasks show under `daily-DATE`)."""
     for delay in (*START_RETRY_DELAYS, None):
         try:
             # Old days are not posted to the Telegram channel (post=False): see README, "Operating it".
-            state = daily_digest(date=date, max_cost=max_cost, post=False, return_state=True)
+            state = daily_digest(date=date, max_cost=max_cost, post=False, mode=mode, return_state=True)
         except PrefectHTTPStatusError as exc:  # the API, not the run, failed: the run's own errors are its state
             if delay is None or exc.response.status_code not in _TRANSIENT_STATUS:
                 raise
@@ -180,7 +181,7 @@ def _in_process(date: str, max_cost: float | None) -> ChildRun:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _via_deployment(date: str, max_cost: float | None) -> ChildRun:
+def _via_deployment(date: str, max_cost: float | None, mode: LlmMode = "online") -> ChildRun:
     """A run of the daily deployment, picked up by any worker of the pool; waits until it is final.
 
     A run that died with its worker is marked Crashed and the date is started again (RESTARTS times at most).
@@ -191,6 +192,8 @@ def _via_deployment(date: str, max_cost: float | None) -> ChildRun:
     parameters: dict[str, Any] = {"date": date, "post": False}  # old days are not posted to the channel
     if max_cost is not None:
         parameters["max_cost"] = max_cost
+    if mode != "online":
+        parameters["mode"] = mode
     for attempt in range(RESTARTS + 1):
         # A retried backfill run finds the child runs it already started instead of starting new ones.
         key = f"backfill-{parent}-{date}" + (f"-restart-{attempt}" if attempt else "") if parent else None
@@ -259,7 +262,7 @@ def backfill_run_name() -> str:
 
 @flow(name="backfill", flow_run_name=backfill_run_name, log_prints=True, on_crashed=[name_if_crashed(backfill_name)])
 def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False, max_parallel: Parallel = 2,
-             max_cost: Budget = MISSING, use_deployments: bool = False) -> dict[str, Any]:
+             max_cost: Budget = MISSING, use_deployments: bool = False, mode: LlmMode = "online") -> dict[str, Any]:
     """Run the daily flow for every date from start to end (inclusive) that is not complete yet.
 
     Args:
@@ -273,6 +276,12 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
             no new LLM call and leaves the rest for a later run. Empty: no cap other than HFDAILY_MAX_COST.
         use_deployments: Off (default): the dates run inside this run, on this worker. On: each date becomes
             a `daily/daily` deployment run that any worker of the pool can take (the data dir must be shared).
+        mode: `online` (default): LLM calls are answered at once, at the online price. `batch`: at half price
+            through the providers' batch APIs, without waiting: the run first collects the batches that have
+            finished (their answers complete their papers), queues every call still unanswered and submits the
+            queue as new batches, then ends. Run the same backfill again later, or let the `batch-collect`
+            deployment do it, until every date is complete. A call is never submitted twice; one a batch
+            failed or expired on is made online.
     """
     # First thing: a range the form could not check (end before start, out of range) fails the run here, in
     # one line, before any child run exists.
@@ -284,13 +293,16 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
         raise InvalidDateError(f"{exc} (end left empty: yesterday, UTC)" if end is None else str(exc)) from None
     first, last = dates[0], dates[-1]
     settings = load_settings()
+    batch = mode == "batch"
+    if batch:  # answers of finished batches first, so the dates below find them
+        collected = batch_step(settings, "collect")
     stored = _stored(settings, dates)
     todo, skipped = plan_backfill(dates, stored, force)
-    mode = "as daily/daily deployment runs" if use_deployments else "in process"
+    where = "as daily/daily deployment runs" if use_deployments else "in process"
     width = max(1, max_parallel)
     log = get_logger()
     log.info("backfill %s..%s: %d to run, %d already complete (%s, %d at a time)",
-             first, last, len(todo), len(skipped), mode, width)
+             first, last, len(todo), len(skipped), where + (", LLM calls in batches" if batch else ""), width)
 
     live.backfill_started(len(dates), len(skipped))  # the CLI's progress line, if one listens
     outcomes = {d: skipped_outcome(d, stored.get(d)) for d in skipped}
@@ -300,7 +312,8 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="backfill") as pool:
         # Each thread runs with a copy of this flow's context, so the children are linked to this run.
         futures: dict[Future[ChildRun], str] = {
-            pool.submit(contextvars.copy_context().run, run_one, d, max_cost): d for d in todo
+            pool.submit(contextvars.copy_context().run, run_one, d, max_cost, *((mode,) if batch else ())): d
+            for d in todo
         }
         for fut in as_completed(futures):
             d = futures[fut]
@@ -317,9 +330,15 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
 
     ordered = [outcomes[d] for d in dates]
     failed = [o.date for o in ordered if o.status == "failed"]
+    batches: dict[str, Any] = {}
+    if batch:
+        submitted = batch_step(settings, "submit")
+        batches = {"collected": collected, "submitted": submitted}
+        log.info("batches: %s", batch_line(collected, submitted))
     try:
         create_markdown_artifact(
-            summary_markdown(first, last, ordered, mode), key=f"hfdaily-backfill-{first}-{last}",
+            summary_markdown(first, last, ordered, where + ("; LLM calls in batches" if batch else "")),
+            key=f"hfdaily-backfill-{first}-{last}",
             description=f"{len(todo)} run, {len(skipped)} skipped, {len(failed)} failed",
         )
     except Exception as exc:  # the table is a convenience; the day files are the record
@@ -327,7 +346,10 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
     if failed:
         log.warning("backfill %s..%s: %d of %d dates failed: %s",
                     first, last, len(failed), len(dates), ", ".join(failed))
-    return {"dates": {o.date: o.text for o in ordered}, "failed": failed}
+    result: dict[str, Any] = {"dates": {o.date: o.text for o in ordered}, "failed": failed}
+    if batch:
+        result["batches"] = batches
+    return result
 
 
 def _progress(start: str, end: str, done: int, total: int) -> UUID | None:

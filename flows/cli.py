@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--force", action="store_true", help="re-run dates that are already complete")
     bf.add_argument("--max-parallel", type=_at_least(1, int), default=2, help="dates processed at once (default 2)")
     bf.add_argument("--max-cost", type=_at_least(0, float), metavar="USD")
+    bf.add_argument("--batch", action="store_true",
+                    help="LLM calls through the providers' batch APIs at half price: submit and return; run the "
+                         "same command again later (or let the batch-collect deployment) to collect")
 
     rv = sub.add_parser("review", help="review papers on request: arXiv ids or arxiv.org / huggingface.co links")
     rv.add_argument("papers", nargs="+", metavar="ID_OR_URL", help="1 to 50 arXiv ids or paper links")
@@ -236,9 +239,14 @@ def _backfill(args: argparse.Namespace) -> int:
     # A live line on a terminal (plain lines every 30 s elsewhere): dates, papers, calls, dollars, ETA.
     with listening(Progress()) as progress, ProgressPrinter(progress, sys.stderr):
         result = run_here(backfill, f"backfill-{args.start}-to-{args.end}", start=args.start, end=args.end,
-                          force=args.force, max_parallel=args.max_parallel, max_cost=args.max_cost)
+                          force=args.force, max_parallel=args.max_parallel, max_cost=args.max_cost,
+                          **({"mode": "batch"} if getattr(args, "batch", False) else {}))
     for date, outcome in result["dates"].items():
         print(f"{date}: {outcome}")
+    if "batches" in result:
+        from flows.batches import batch_line
+
+        print(f"batches: {batch_line(result['batches']['collected'], result['batches']['submitted'])}")
     return 1 if result["failed"] else 0
 
 

@@ -18,7 +18,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from pydantic import MISSING
 
-from flows.params import Budget, OptionalRunDate, given
+from flows.params import Budget, LlmMode, OptionalRunDate, given
 from flows.runs import name_if_crashed, never_fails
 from tasks import progress as live
 from tasks.api_waits import announce_api_waits
@@ -68,7 +68,7 @@ def daily_run_name() -> str:
 @flow(name="daily", flow_run_name=daily_run_name, log_prints=True, task_runner=LaneTaskRunner(),
       on_crashed=[name_if_crashed(daily_name)])
 def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, render: bool = True,
-                 post: bool = True) -> dict[str, Any]:
+                 post: bool = True, mode: LlmMode = "online") -> dict[str, Any]:
     """Fetch, enrich and store one day of HF Daily Papers, then render its pages.
 
     Args:
@@ -82,6 +82,9 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
         post: Whether to post the day to the Telegram channel, or edit its post when the digest changed, once
             its papers are all done. Only when a channel is configured (TELEGRAM_BOT_TOKEN and
             HFDAILY_TELEGRAM_CHAT_ID). Default on; a backfill turns it off.
+        mode: `online` (default): every LLM call is answered at once. `batch`: calls not answered yet are
+            queued for the providers' batch APIs at half price and their steps left deferred; a batch backfill
+            submits them and a later run collects (README, "Batch backfills").
     """
     # First thing: a date the form could not check (before 2023-05-01, in the future, not a real day) or a bad
     # setting in this process's environment fails the run here, in one line, before any lock, download or LLM call.
@@ -91,7 +94,7 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
     settings = load_settings()
     log = get_logger()
     started = utcnow()
-    rt = runner.configure(settings, max_cost)
+    rt = runner.configure(settings, max_cost, batch=mode == "batch", date=day_str)
     run_id = str(flow_run.id or "") or None
     try:
         with day_lease(settings, day_str, run=run_id) as lease:

@@ -20,7 +20,7 @@ whose parameters do not fit it. Three details of Prefect 3.9.1 shape these types
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import MISSING, Field, PlainValidator, WithJsonSchema
 
@@ -52,3 +52,7 @@ PaperRefs = Annotated[list[str], WithJsonSchema({
     "type": "array", "minItems": 1, "maxItems": 50,
     "items": {"type": "string", "minLength": 1, "maxLength": 300},
 })]
+
+# How a run pays for its LLM calls: `online` (each call answered at once) or `batch` (queued for the providers'
+# batch APIs at half price, collected by a later run: tasks/llm/batch.py). The form shows a choice list.
+LlmMode = Literal["online", "batch"]

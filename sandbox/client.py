@@ -61,6 +61,14 @@ class SandboxClient:
         """config(papers_per_day=n, empty_dates=["YYYY-MM-DD", ...])."""
         return self._call("POST", "/_config", kw)
 
+    def prompt_cache(self, **kw: Any) -> dict[str, Any]:
+        """prompt_cache(min_tokens=n, ttl=s): the providers' prompt caches (sandbox/prompt_cache.py)."""
+        return self._call("POST", "/_prompt_cache", kw)
+
+    def batches(self, **kw: Any) -> dict[str, Any]:
+        """batches(seconds=s, expire=bool, fail_steps=[...]) -> config and counts (batches, requests, duplicates)."""
+        return self._call("POST", "/_batches", kw)
+
     def planted(self, arxiv_id: str) -> dict[str, Any]:
         """{"affiliations": [...], "layout": ..., "title": ..., "authors": [...]} of a paper's PDF."""
         return self._call("GET", f"/_planted/{arxiv_id}")

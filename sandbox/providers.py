@@ -70,7 +70,10 @@ def parse_request(provider: str, body: dict[str, Any]) -> LlmRequest:
     )
 
 
-def completion(provider: str, model: str, content: str, prompt_tokens: int, completion_tokens: int) -> dict:
+def completion(provider: str, model: str, content: str, prompt_tokens: int, completion_tokens: int,
+               cached: int = 0, written: int = 0) -> dict:
+    """An answer in the provider's shape. `prompt_tokens` counts all input; `cached` of it came from the prompt
+    cache, `written` went into it (Anthropic)."""
     if provider == "anthropic":
         return {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -81,10 +84,10 @@ def completion(provider: str, model: str, content: str, prompt_tokens: int, comp
             "stop_reason": "end_turn",
             "stop_sequence": None,
             "usage": {
-                "input_tokens": prompt_tokens,
+                "input_tokens": prompt_tokens - cached - written,  # Anthropic counts cache reads/writes apart
                 "output_tokens": completion_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": written,
+                "cache_read_input_tokens": cached,
             },
         }
     return {
@@ -99,6 +102,7 @@ def completion(provider: str, model: str, content: str, prompt_tokens: int, comp
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": cached},
         },
     }
 

@@ -16,9 +16,11 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from sandbox import arxiv_api, feed, llm, telegram
+from sandbox.batches import anthropic_batch, anthropic_results, mistral_job, openai_batch, parse_multipart
 from sandbox.faults import Rule, llm_content
 from sandbox.intent import infer_step
 from sandbox.pdfgen import build_pdf, build_slow_pdf, tiny_png
+from sandbox.prompt_cache import anthropic_breakpoints
 from sandbox.providers import (
     auth_error_message,
     completion,
@@ -37,6 +39,10 @@ LLM_ROUTES = {
     "/anthropic/v1/messages": "anthropic",
 }
 TELEGRAM_ROUTE = re.compile(r"^/bot([^/]*)/([A-Za-z]+)$")
+# The batch APIs: OpenAI files + batches, Anthropic message batches, Mistral files + batch jobs.
+BATCH_ROUTE = re.compile(r"^/(openai)/v1/(files|batches)(?:/([^/]+))?(?:/(content))?$"
+                         r"|^/(anthropic)/v1/messages/(batches)(?:/([^/]+))?(?:/(results))?$"
+                         r"|^/(mistral)/v1/(files|batch/jobs)(?:/([^/]+))?(?:/(content))?$")
 _HTML = (
     b"<!doctype html><html><head><title>Just a moment...</title></head><body><h1>Please wait</h1>"
     b"<p>Checking your browser before accessing the site.</p></body></html>"
@@ -116,6 +122,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._pdf(url.path.removeprefix("/pdf/"))
             elif method == "GET" and url.path.startswith("/thumbnails/"):
                 self._send(200, tiny_png(stable_hash("thumb", url.path) % 2**24), "image/png")
+            elif (route := BATCH_ROUTE.match(url.path)) is not None:
+                groups = [g for g in route.groups()]
+                at = next(i for i in (0, 4, 8) if groups[i])
+                self._batch(method, *groups[at:at + 4], body)
             elif method == "POST" and url.path in LLM_ROUTES:
                 self._llm(LLM_ROUTES[url.path], body)
             elif (bot := TELEGRAM_ROUTE.match(url.path)) is not None:
@@ -342,11 +352,111 @@ class Handler(BaseHTTPRequestHandler):
             return
         mode = rule.mode if rule else None
         content = natural if mode is None or step is None else llm_content(mode, value, step)
-        answer = completion(provider, req.model, content, facts["input_tokens"], llm.tokens(content))
+        cached, written = self._prompt_cache(provider, req.model, req.text, body)
+        facts.update(cached_tokens=cached, cache_write_tokens=written)
+        answer = completion(provider, req.model, content, facts["input_tokens"], llm.tokens(content), cached, written)
         body_bytes = json.dumps(answer, ensure_ascii=False).encode()
         snap = state.limit_snapshot(provider)  # where the caller stands now, as the answer leaves
         headers = rate_limit_headers(provider, snap, exact=state.exact_times, charged=facts.get("charged"))
         self._finish(None if mode == "malformed" else mode, body_bytes, "application/json", headers)
+
+    def _prompt_cache(self, provider: str, model: str, text: str, body: Any) -> tuple[int, int]:
+        """(cached, written) input tokens, decided from the request as the provider would (sandbox/prompt_cache.py)."""
+        cache = self.server.state.prompt_cache
+        if provider == "anthropic":
+            return cache.marked(model, text, anthropic_breakpoints(body if isinstance(body, dict) else {}))
+        return cache.automatic(provider, model, text), 0
+
+    # ---- batch APIs (sandbox/batches.py) ---------------------------------------------------------------
+
+    def _batch(self, method: str, provider: str, kind: str, item: str | None, tail: str | None, raw: bytes) -> None:
+        state = self.server.state
+        store = state.batches
+        state.count(provider)
+        if not self._authorized(provider):
+            self._json(401, error_body(provider, 401, auth_error_message(provider, "")))
+            return
+        base = f"http://{self.headers.get('Host', '127.0.0.1')}"
+        if kind == "files" and method == "POST" and item is None:
+            fields = parse_multipart(self.headers.get("Content-Type", ""), raw)
+            name, data = fields.get("file", (None, b""))
+            purpose = (fields.get("purpose", (None, b"batch"))[1] or b"batch").decode()
+            self._json(200, store.add_file(provider, name or "batch.jsonl", data, purpose))
+            return
+        if kind == "files" and method == "GET" and item and tail == "content":
+            data = store.file_data(provider, item)
+            if data is None:
+                self._json(404, error_body(provider, 404, f"No such File object: {item}"))
+            else:
+                self._send(200, data, "application/octet-stream")
+            return
+        if method == "POST" and item is None:
+            try:
+                body = json.loads(raw or b"{}")
+                if provider == "anthropic":
+                    requests, info = list(body["requests"]), {}
+                else:
+                    file_id = body["input_file_id"] if provider == "openai" else body["input_files"][0]
+                    if store.file_data(provider, file_id) is None:
+                        raise KeyError(file_id)
+                    requests = store._jsonl(file_id)
+                    info = {"input_file_id": file_id, "input_files": [file_id], "metadata": body.get("metadata"),
+                            "endpoint": body.get("endpoint")}
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                self._json(400, error_body(provider, 400, f"bad batch request: {exc}"))
+                return
+            batch = store.create(provider, requests, info)
+            batch_id = next(i for i, b in store.batches.items() if b is batch)
+            self._json(200, self._batch_shape(provider, batch_id, batch, base))
+            return
+        if method == "GET" and item is None:  # list
+            data = [self._batch_shape(provider, b.pop("id"), b, base) for b in store.list(provider)]
+            if provider == "mistral":
+                self._json(200, {"object": "list", "data": data, "total": len(data)})
+            else:
+                self._json(200, {"object": "list", "data": data, "has_more": False,
+                                 "first_id": None, "last_id": None})
+            return
+        batch = store.get(provider, item or "", self._batch_answer)
+        if batch is None:
+            self._json(404, error_body(provider, 404, f"no batch {item}"))
+        elif tail == "results":
+            if batch["done"] is None:
+                self._json(400, error_body(provider, 400, "batch is still processing"))
+            else:
+                self._send(200, anthropic_results(batch), "application/binary")
+        else:
+            self._json(200, self._batch_shape(provider, item or "", batch, base))
+
+    def _batch_shape(self, provider: str, batch_id: str, batch: dict[str, Any], base: str) -> dict[str, Any]:
+        store = self.server.state.batches
+        if provider == "openai":
+            return openai_batch(batch_id, batch, store)
+        if provider == "anthropic":
+            return anthropic_batch(batch_id, batch, base)
+        return mistral_job(batch_id, batch, store)
+
+    def _batch_answer(self, provider: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], str | None]:
+        """One request of a batch, answered as an online call would be (no latency, no rate limits)."""
+        state = self.server.state
+        started = time.time()
+        req = parse_request(provider, body)
+        step = infer_step(req.text, req.schema)
+        state.count(provider, step=step)
+        value: Any = None
+        if step is not None:
+            value = llm.answer_value(step, req.text, req.schema)
+            if req.json_object and isinstance(value, list):
+                value = {"items": value}
+        content = llm.CONFUSED if step is None else llm_content(None, value, step)
+        cached, written = self._prompt_cache(provider, req.model, req.text, body)
+        input_tokens = llm.tokens(req.text)
+        answer = completion(provider, req.model, content, input_tokens, llm.tokens(content), cached, written)
+        self._status = 200
+        self._record(provider, 200, started, step=step, model=req.model, subject=state.log.subject(req.text),
+                     input_tokens=input_tokens, output_tokens=llm.tokens(content), cached_tokens=cached,
+                     cache_write_tokens=written, batch=True)
+        return 200, answer, step
 
     def _admitted(self, provider: str, model: str, facts: dict[str, Any]) -> bool:
         """Charge the request to the provider's limits (if any are set); answer 429 when one is exhausted."""
@@ -432,6 +542,13 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/_limits"): lambda: state.set_limits(payload),
             ("GET", "/_config"): lambda: state.set_config({}),
             ("POST", "/_config"): lambda: state.set_config(payload),
+            # The prompt caches' minimum prompt (tokens) and lifetime (s): {"min_tokens": n, "ttl": s}.
+            ("GET", "/_prompt_cache"): lambda: state.prompt_cache.configure(),
+            # Batches: {"seconds": s until a batch is answered, "expire": bool, "fail_steps": [...]}; GET: counts.
+            ("GET", "/_batches"): lambda: state.batches.configure({}),
+            ("POST", "/_batches"): lambda: state.batches.configure(payload),
+            ("POST", "/_prompt_cache"): lambda: state.prompt_cache.configure(
+                payload.get("min_tokens"), payload.get("ttl")),
             ("GET", "/_telegram"): state.telegram.snapshot,
             ("POST", "/_telegram/delete"): lambda: {
                 "deleted": state.telegram.delete(str(payload.get("chat_id")), int(payload.get("message_id", 0)))},

@@ -9,8 +9,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from sandbox.batches import Batches
 from sandbox.faults import LLM_TARGETS, TARGETS, Rule, parse_rule
 from sandbox.limits import Limits, LogNormal, Verdict, parse_latency
+from sandbox.prompt_cache import PromptCache
 from sandbox.records import RequestLog
 from sandbox.telegram import BotApi
 
@@ -37,6 +39,8 @@ class SandboxState:
             self.log = RequestLog()
             self.papers_per_day = self._default_papers
             self.empty_dates: set[str] = set()
+            self.prompt_cache = PromptCache()
+            self.batches = Batches()
         self.telegram.reset()
 
     def count(self, target: str, *, step: str | None = None, pdf_id: str | None = None) -> None:

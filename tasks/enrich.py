@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tasks.llm.prompts import load_prompt
-from tasks.llm.runner import LLMRuntime, StepAnswer, StepFailed
+from tasks.llm.runner import AwaitingBatch, LLMRuntime, StepAnswer, StepFailed
 from tasks.models import Localized, StepState, Usage, ZhReading
 
 StepFn = Callable[[LLMRuntime, dict[str, Any]], tuple[dict[str, Any], StepAnswer]]
@@ -47,11 +47,19 @@ def topics(rt: LLMRuntime, inputs: dict[str, Any]) -> tuple[dict[str, Any], Step
     chosen: list[str] = []
     usage = Usage()
     last: StepAnswer | None = None
+    waiting: AwaitingBatch | None = None
     for taxonomy in taxonomies.values():
-        last = rt.run(prompt, {**inputs, "taxonomy": taxonomy})
+        try:
+            last = rt.run(prompt, {**inputs, "taxonomy": taxonomy})
+        except AwaitingBatch as exc:  # batch mode: every taxonomy's call goes into the same batch
+            usage, waiting = usage + exc.usage, exc
+            continue
         usage = usage + last.usage
         picked = {name.strip().upper() for name in last.value}
         chosen += [name for name in taxonomy if name in picked]
+    if waiting is not None:
+        waiting.usage = usage  # what the answers already used cost stays on the paper
+        raise waiting
     assert last is not None
     last.usage = usage
     return {"topics": chosen}, last

@@ -70,9 +70,14 @@ class Usage(BaseModel):
 
     calls: int = 0
     cached: int = 0
-    input_tokens: int = 0
+    input_tokens: int = 0  # every input token, including the ones below
     output_tokens: int = 0
     cost_usd: float = 0.0
+    # Provider prompt caching: input tokens read from the provider's cache (billed at the cached price) and
+    # written to it (Anthropic's cache write price).
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    batch_calls: int = 0  # of `calls`, answered through a batch at the batch price
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -81,6 +86,9 @@ class Usage(BaseModel):
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             cost_usd=round(self.cost_usd + other.cost_usd, 8),
+            cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            batch_calls=self.batch_calls + other.batch_calls,
         )
 
 

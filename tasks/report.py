@@ -73,8 +73,13 @@ def _not_finished(day: DayFile, paper: PaperRecord | None, step: Step) -> str:
 
 def summary_line(day: DayFile, run: RunRecord) -> str:
     u = run.usage
+    extra = ""  # said only when there is something to say, so a plain run's line stays as it was
+    if u.batch_calls:
+        extra += f", {u.batch_calls} of the calls through batches"
+    if u.cached_input_tokens and u.input_tokens:
+        extra += f", {u.cached_input_tokens / u.input_tokens:.0%} of input tokens from prompt caches"
     return (f"{len(day.papers)} papers ({run.new} new, {run.updated} updated, {run.vanished} vanished, "
-            f"{run.failed} with errors); {u.calls} LLM calls, {u.cached} cached, ${u.cost_usd:.4f}")
+            f"{run.failed} with errors); {u.calls} LLM calls, {u.cached} cached, ${u.cost_usd:.4f}{extra}")
 
 
 def page_link(settings: Settings, date: str, pages: list[str]) -> str | None:

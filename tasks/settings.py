@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import pydantic_settings
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -21,15 +21,20 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
-# USD per 1M tokens (input, output). Editable via HFDAILY_PRICES='{"model": [in, out]}'.
-DEFAULT_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "claude-sonnet-5-5": (3.00, 15.00),
-    "claude-haiku-4-5": (1.00, 5.00),
-    "mistral-large-latest": (2.00, 6.00),
-    "mistral-small-latest": (0.10, 0.30),
+# USD per 1M tokens: (input, output, cached input, cache write). Cached input is a prompt prefix the provider
+# read from its prompt cache (OpenAI: half the input price; Anthropic: a tenth; Mistral: a tenth); cache write is
+# Anthropic's price for a prefix it stores on a `cache_control` mark (1.25 x input; the others charge none extra).
+# Editable via HFDAILY_PRICES='{"model": [in, out]}' or [in, out, cached, write]; two numbers mean no discount.
+DEFAULT_PRICES: dict[str, tuple[float, ...]] = {
+    "gpt-4o-mini": (0.15, 0.60, 0.075, 0.15),
+    "gpt-4o": (2.50, 10.00, 1.25, 2.50),
+    "claude-sonnet-5-5": (3.00, 15.00, 0.30, 3.75),
+    "claude-haiku-4-5": (1.00, 5.00, 0.10, 1.25),
+    "mistral-large-latest": (2.00, 6.00, 0.20, 2.00),
+    "mistral-small-latest": (0.10, 0.30, 0.01, 0.10),
 }
+# A batch (OpenAI Batch API, Anthropic Message Batches, Mistral batch jobs) is billed at half the online price.
+BATCH_PRICE_FACTOR = 0.5
 
 
 def _env(name: str, *more: str) -> AliasChoices:
@@ -93,9 +98,12 @@ class Settings(BaseSettings):
     mistral_rpm: float = Field(60, gt=0, validation_alias=_env("HFDAILY_MISTRAL_RPM"))
     mistral_tpm: float = Field(500_000, gt=0, validation_alias=_env("HFDAILY_MISTRAL_TPM"))
 
-    prices: dict[str, tuple[float, float]] = Field(
+    prices: dict[str, Annotated[tuple[float, ...], Field(min_length=2, max_length=4)]] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES), validation_alias=_env("HFDAILY_PRICES")
     )
+    # What a batch costs as a share of the online price (all three providers sell batches at half price).
+    batch_price_factor: float = Field(BATCH_PRICE_FACTOR, gt=0, le=1,
+                                      validation_alias=_env("HFDAILY_BATCH_PRICE_FACTOR"))
     max_cost: float | None = Field(None, ge=0, validation_alias=_env("HFDAILY_MAX_COST"))
     # Where `hfdaily alerts` points its default Custom Webhook notification block (a Slack-style URL is a secret).
     alert_webhook_url: SecretStr | None = Field(None, validation_alias=_env("HFDAILY_ALERT_WEBHOOK_URL"))

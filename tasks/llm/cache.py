@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tasks.log import get_logger
+from tasks.models import Usage
 from tasks.storage import Storage
 
 
@@ -23,6 +24,9 @@ class CachedAnswer(BaseModel):
     model: str
     input_tokens: int = 0
     output_tokens: int = 0
+    # An answer collected from a batch carries what the batch charged for it, until the first run that uses it
+    # books it on its paper (tasks/llm/runner.py); after that it is a plain cached answer.
+    batch_usage: Usage | None = None
 
 
 def cache_key(*, prompt_digest: str, provider: str, model: str, params: dict[str, Any], messages: list[dict]) -> str:

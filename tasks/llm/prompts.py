@@ -17,6 +17,9 @@ from tasks.llm.schemas import OUTPUT_MODELS
 from tasks.settings import PROMPTS_DIR
 
 Provider = Literal["openai", "anthropic", "mistral"]
+# The line in a prompt body that ends its static part: everything above it (instructions, taxonomies) is the same
+# for every paper, so the providers' prompt caches can serve it; the per-paper input comes below it.
+STATIC_END = "{# per-paper input below #}"
 
 # Data only ever enters through {{ variables }}; the sandbox keeps a template from reaching Python objects.
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -72,6 +75,16 @@ class Prompt(BaseModel):
                 raise PromptError(f"{self.step}: chain entry maps {name!r} to missing input {source!r}")
             variables[name] = inputs[source]
         return _template(self.body).render(**variables).strip() + "\n"
+
+    def split(self, user: str, entry: ChainEntry, inputs: dict[str, Any]) -> str:
+        """The static start of `user` (rendered by `render`): the part above STATIC_END, the same for every paper;
+        '' when the body has no STATIC_END. Providers cache it (Anthropic where it is marked)."""
+        head, mark, _ = self.body.partition(STATIC_END)
+        if not mark:
+            return ""
+        variables = {**inputs, **{name: inputs.get(source) for name, source in entry.vars.items()}}
+        static = _template(head).render(**variables).lstrip()
+        return static if user.startswith(static) else ""
 
 
 @lru_cache(maxsize=64)

@@ -43,6 +43,9 @@ class Completion:
     input_tokens: int
     output_tokens: int
     rate: RateInfo | None = None  # the answer's rate-limit headers
+    # Of input_tokens (which counts them all): read from the provider's prompt cache, and written to it.
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class LLMCallError(HfDailyError):
@@ -69,8 +72,11 @@ class ProviderClient(Protocol):
 
     def complete(
         self, *, model: str, system: str, user: str, temperature: float, max_tokens: int,
-        schema: type[BaseModel] | None, step: str,
-    ) -> Completion: ...
+        schema: type[BaseModel] | None, step: str, static: str = "",
+    ) -> Completion:
+        """One request. `static` is the start of `user` that is the same for every paper (tasks/llm/prompts.py
+        STATIC_END): the prompt-cacheable prefix, marked for the providers that need a mark."""
+        ...
 
 
 def _status_error(provider: str, status: int, headers: Any, detail: str) -> LLMCallError:
@@ -148,14 +154,29 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__} that is not a completion"
 
 
-def _answer(text: Any, model: Any, input_tokens: Any, output_tokens: Any) -> Completion:
+def _answer(text: Any, model: Any, input_tokens: Any, output_tokens: Any, cached: Any = 0, written: Any = 0,
+            ) -> Completion:
     """A Completion from values read off an SDK answer, checked: the SDKs do not validate what they return."""
     if not isinstance(text, str) or not isinstance(model, str) or not model:
         raise TypeError("answer text or model is not a string")
-    for n in (input_tokens, output_tokens):
+    for n in (input_tokens, output_tokens, cached, written):
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise TypeError("token counts are not counts")
-    return Completion(text=text, model=model, input_tokens=input_tokens, output_tokens=output_tokens)
+    if cached + written > input_tokens:
+        raise ValueError("more cached input tokens than input tokens")
+    return Completion(text=text, model=model, input_tokens=input_tokens, output_tokens=output_tokens,
+                      cached_tokens=cached, cache_write_tokens=written)
+
+
+def cached_prompt_tokens(usage: Any) -> int:
+    """`usage.prompt_tokens_details.cached_tokens` (OpenAI's chat usage, and Mistral's in the same shape), 0 if
+    absent. Mistral's SDK keeps fields it does not model as extra attributes or dict items."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    if details is None:
+        extra = getattr(usage, "additional_properties", None) or {}
+        details = extra.get("prompt_tokens_details") if isinstance(extra, dict) else None
+    value = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", 0)
+    return value or 0
 
 
 def _read(provider: str, resp: Any, read: Callable[[Any], Completion]) -> Completion:
@@ -210,7 +231,8 @@ class OpenAIClient:
                                    http_client=_http_client(openai.DefaultHttpxClient))
             self._create = client.chat.completions.create
 
-    def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
+    def complete(self, *, model, system, user, temperature, max_tokens, schema, step, static="") -> Completion:
+        # OpenAI caches a prompt's prefix by itself (from 1,024 tokens): the static part already comes first.
         kwargs: dict[str, Any] = {}
         if schema is not None:
             kwargs["response_format"] = {
@@ -235,6 +257,7 @@ class OpenAIClient:
         return _answer(
             message.content or "", resp.model or model,
             usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
+            cached_prompt_tokens(usage) if usage else 0,
         )
 
 
@@ -254,12 +277,12 @@ class AnthropicClient:
                                          http_client=_http_client(anthropic.DefaultHttpxClient))
             self._create = client.messages.create
 
-    def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
+    def complete(self, *, model, system, user, temperature, max_tokens, schema, step, static="") -> Completion:
         with _watch(self.name) as rate, _sdk_errors(self.name, self._anthropic, self._base_error):
             resp = self._create(
                 # The current Messages API sets sampling itself: it takes no temperature.
                 model=model, system=system or self._not_given, max_tokens=max_tokens,
-                messages=[{"role": "user", "content": user}],
+                messages=[{"role": "user", "content": anthropic_content(user, static)}],
             )
         return _with_rate(_read(self.name, resp, lambda r: self._answer(r, model)), rate[0])
 
@@ -268,7 +291,23 @@ class AnthropicClient:
         if not isinstance(resp.content, list):
             raise TypeError("content is not a list of blocks")
         text = "".join(block.text for block in resp.content if getattr(block, "type", "") == "text")
-        return _answer(text, resp.model or model, resp.usage.input_tokens, resp.usage.output_tokens)
+        usage = resp.usage
+        # Anthropic's input_tokens leaves out what it read from or wrote to its cache: Completion counts all.
+        read = getattr(usage, "cache_read_input_tokens", None) or 0
+        written = getattr(usage, "cache_creation_input_tokens", None) or 0
+        total = usage.input_tokens + read + written if isinstance(usage.input_tokens, int) else usage.input_tokens
+        return _answer(text, resp.model or model, total, usage.output_tokens, read, written)
+
+
+def anthropic_content(user: str, static: str) -> str | list[dict[str, Any]]:
+    """The user message: with a static start, two text blocks, the first marked `cache_control` so that Anthropic
+    caches the system prompt and the instructions (it caches nothing it is not told to)."""
+    if not static or not user.startswith(static) or len(static) == len(user):
+        return user
+    return [
+        {"type": "text", "text": static, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": user[len(static):]},
+    ]
 
 
 class MistralClient:
@@ -287,13 +326,16 @@ class MistralClient:
                              client=_http_client(lambda **kw: httpx.Client(follow_redirects=True, **kw)))
             self._create = client.chat.complete
 
-    def complete(self, *, model, system, user, temperature, max_tokens, schema, step) -> Completion:
+    def complete(self, *, model, system, user, temperature, max_tokens, schema, step, static="") -> Completion:
         mistral_error, no_response_error = self._errors
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": user})
         try:
             with _watch(self.name) as rate:
-                resp = self._create(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
+                # Mistral caches shared prefixes by itself; the key routes a step's calls to where its prefix is.
+                extra = {"prompt_cache_key": f"hfdaily-{step}"} if static else {}
+                resp = self._create(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens,
+                                    **extra)
         except mistral_error as exc:
             if 200 <= exc.status_code < 300:  # the SDK refuses an answer that is not its JSON
                 raise LLMCallError(self.name, f"unexpected answer ({exc.message[:160]})") from exc
@@ -318,6 +360,7 @@ class MistralClient:
         return _answer(
             content or "", resp.model or model,
             (usage.prompt_tokens or 0) if usage else 0, (usage.completion_tokens or 0) if usage else 0,
+            cached_prompt_tokens(usage) if usage else 0,
         )
 
 

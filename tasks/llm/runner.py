@@ -6,12 +6,14 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from tasks.errors import HfDailyError
+from tasks.llm.batch import BatchBook, BatchCall
 from tasks.llm.cache import AnswerCache, CachedAnswer, cache_key
 from tasks.llm.pacing import ProviderPacer, estimate_tokens, pacer_for
 from tasks.llm.parsing import ParseError, parse_model, parse_string_list
@@ -38,6 +40,14 @@ class StepFailed(HfDailyError):
         self.usage = usage or Usage()
 
 
+class AwaitingBatch(StepFailed):
+    """Batch mode: the call is queued for, or waiting in, a provider batch; the step stays deferred, the chain stops
+    here (the next provider is not asked), and a later run finds the answer in the cache."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status="deferred")
+
+
 @dataclass
 class StepAnswer:
     value: Any  # list[str] or a validated pydantic model
@@ -55,10 +65,14 @@ class LLMRuntime:
     """A run's LLM state: SDK clients, the providers' pacers (shared by the runs of a process), the answer cache
     and the usage meter."""
 
-    def __init__(self, settings: Settings, meter: UsageMeter | None = None) -> None:
+    def __init__(self, settings: Settings, meter: UsageMeter | None = None, *, batch: bool = False,
+                 date: str | None = None) -> None:
         self.settings = settings
         self.meter = meter or UsageMeter(settings.max_cost)
         self.cache = AnswerCache(settings.data.child("cache/llm"))
+        # Batch mode (tasks/llm/batch.py): calls not answered yet are queued for a provider batch.
+        self.batches = BatchBook(settings.data.child("batches")) if batch else None
+        self.date = date
         self._clients: dict[str, ProviderClient | LLMCallError | None] = {}
         self.pacers: dict[str, ProviderPacer] = {
             p: pacer_for(p, settings.budget(p), settings.provider_concurrency) for p in CLIENTS
@@ -127,7 +141,7 @@ class LLMRuntime:
             raise
 
     def _call(self, client: ProviderClient, entry: ChainEntry, system: str, user: str,
-              schema: type[BaseModel] | None, step: str) -> tuple[Completion, Usage]:
+              schema: type[BaseModel] | None, step: str, static: str = "") -> tuple[Completion, Usage]:
         """One paid request, paced by the provider's budgets; retried on transient errors with backoff, jitter and
         Retry-After, and after a 429 once the pacer lets the provider be asked again."""
         s = self.settings
@@ -140,7 +154,7 @@ class LLMRuntime:
                 self.meter.check()  # once paced: calls queued behind the pacer stop when the run must stop
                 done = client.complete(
                     model=entry.model, system=system, user=user, temperature=entry.temperature,
-                    max_tokens=entry.max_tokens, schema=schema, step=step,
+                    max_tokens=entry.max_tokens, schema=schema, step=step, static=static,
                 )
             except LLMCallError as exc:
                 if exc.rate_limited and limited < RATE_LIMITED_RETRIES:
@@ -163,10 +177,7 @@ class LLMRuntime:
                 permit.failed()
                 raise
             permit.done(done.input_tokens, done.output_tokens, done.rate)
-            usage = Usage(
-                calls=1, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
-                cost_usd=cost_usd(entry.model, done.input_tokens, done.output_tokens, s.prices),
-            )
+            usage = completion_usage(done, entry.model, s.prices)
             self.meter.add(usage)
             return done, usage
 
@@ -189,12 +200,26 @@ class LLMRuntime:
         if (hit := self.cache.get(key)) is not None:
             try:
                 value = self._parse(prompt, hit.text)
-                tally.append(Usage(cached=1))
-                return value, hit.model
             except ParseError:
                 pass  # validation rules changed since it was cached: ask again
+            else:
+                if hit.batch_usage is not None:  # a batch's answer, used for the first time: book what it cost
+                    tally.append(hit.batch_usage)
+                    self.cache.put(key, hit.model_copy(update={"batch_usage": None}))
+                else:
+                    tally.append(Usage(cached=1))
+                return value, hit.model
+        static = prompt.split(user, entry, inputs)
+        if self.batches is not None and (state := self.batches.status(key)) != "failed":
+            if state == "new":
+                self.batches.queue(BatchCall(
+                    key=key, provider=entry.provider, step=prompt.step, model=entry.model, system=prompt.system,
+                    user=user, static=static, temperature=entry.temperature, max_tokens=entry.max_tokens,
+                    structured=entry.structured, date=self.date,
+                ))
+            raise AwaitingBatch(f"{entry.provider}: {'queued for' if state == 'new' else 'waiting for'} a batch")
         log.debug("%s %s prompt:\n%s", prompt.step, entry.provider, user)
-        done, usage = self._call(client, entry, prompt.system, user, schema, prompt.step)
+        done, usage = self._call(client, entry, prompt.system, user, schema, prompt.step, static)
         tally.append(usage)
         log.debug("%s %s answer:\n%s", prompt.step, entry.provider, done.text)
         try:
@@ -205,7 +230,7 @@ class LLMRuntime:
                 f"{user}\nYour previous answer was rejected: {first}\n"
                 "Answer again with valid JSON in the requested shape and nothing else."
             )
-            done, more = self._call(client, entry, prompt.system, retry_user, schema, prompt.step)
+            done, more = self._call(client, entry, prompt.system, retry_user, schema, prompt.step, static)
             tally.append(more)
             value = self._parse(prompt, done.text)  # a second ParseError goes to the next provider
         self.cache.put(key, CachedAnswer(
@@ -228,6 +253,9 @@ class LLMRuntime:
         for entry in prompt.chain:
             try:
                 value, model = self.ask(prompt, entry, inputs, tally)
+            except AwaitingBatch as exc:
+                exc.usage = _sum(tally)
+                raise
             except StepFailed as exc:
                 skipped += exc.status == "skipped"
                 notes.append(str(exc))
@@ -248,6 +276,37 @@ class LLMRuntime:
             return empty
         status: FailureStatus = "skipped" if skipped == len(prompt.chain) else "error"
         raise StepFailed("; ".join(notes) or "no provider in the chain", status=status, usage=_sum(tally))
+
+
+def completion_usage(done: Completion, model: str, prices: dict, factor: float = 1.0, *, batch: bool = False) -> Usage:
+    """One paid call's usage and cost, its cached input tokens at the cached price (`factor`: a batch's price)."""
+    return Usage(
+        calls=1, batch_calls=int(batch), input_tokens=done.input_tokens, output_tokens=done.output_tokens,
+        cached_input_tokens=done.cached_tokens, cache_write_tokens=done.cache_write_tokens,
+        cost_usd=cost_usd(model, done.input_tokens, done.output_tokens, prices, cached_tokens=done.cached_tokens,
+                          cache_write_tokens=done.cache_write_tokens, factor=factor),
+    )
+
+
+def batch_answer_store(settings: Settings) -> Callable[[str, dict[str, Any], Completion], bool]:
+    """For tasks/llm/batch.py `collect`: keep a batch's answer in the answer cache if it validates, with its cost
+    at the batch price; False for an answer that does not (that call is then asked online)."""
+    from tasks.llm.prompts import PromptError, load_prompt
+
+    cache = AnswerCache(settings.data.child("cache/llm"))
+
+    def store(key: str, info: dict[str, Any], done: Completion) -> bool:
+        try:
+            LLMRuntime._parse(load_prompt(str(info.get("step"))), done.text)
+        except (ParseError, PromptError):
+            return False
+        model = str(info.get("model") or done.model)
+        usage = completion_usage(done, model, settings.prices, settings.batch_price_factor, batch=True)
+        cache.put(key, CachedAnswer(text=done.text, model=done.model or model, input_tokens=done.input_tokens,
+                                    output_tokens=done.output_tokens, batch_usage=usage))
+        return True
+
+    return store
 
 
 def _sum(usages: list[Usage]) -> Usage:
@@ -271,12 +330,15 @@ def _run_key() -> str:
         return ""
 
 
-def configure(settings: Settings, max_cost: float | None = None, key: str | None = None) -> LLMRuntime:
+def configure(settings: Settings, max_cost: float | None = None, key: str | None = None, *, batch: bool = False,
+              date: str | None = None) -> LLMRuntime:
     """Install a fresh runtime (clients, usage meter) for the current flow run, its pacers drawing on the budgets
-    shared through the Prefect server where it has them (tasks/llm/shared.py)."""
+    shared through the Prefect server where it has them (tasks/llm/shared.py). `batch`: queue unanswered calls for
+    provider batches (tasks/llm/batch.py) instead of calling; `date`: the run's date, kept with what it queues."""
     from tasks.llm.shared import shared_budgets
 
-    runtime = LLMRuntime(settings, UsageMeter(max_cost if max_cost is not None else settings.max_cost))
+    runtime = LLMRuntime(settings, UsageMeter(max_cost if max_cost is not None else settings.max_cost),
+                         batch=batch, date=date)
     runtime.preload()
     for provider, budget in shared_budgets(settings).items():
         pacer = runtime.pacers[provider]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 
 from tasks.errors import HfDailyError
 from tasks.models import Usage
@@ -12,10 +13,21 @@ class BudgetExceeded(HfDailyError):
     """The run reached its --max-cost: no new LLM call starts; the next run picks up what is left."""
 
 
-def cost_usd(model: str, input_tokens: int, output_tokens: int, prices: dict[str, tuple[float, float]]) -> float:
-    """Cost from a per-1M-token price table; an unknown model costs 0 (and is visible as such)."""
-    price_in, price_out = prices.get(model, (0.0, 0.0))
-    return round((input_tokens * price_in + output_tokens * price_out) / 1_000_000, 8)
+def cost_usd(
+    model: str, input_tokens: int, output_tokens: int, prices: Mapping[str, Sequence[float]], *,
+    cached_tokens: int = 0, cache_write_tokens: int = 0, factor: float = 1.0,
+) -> float:
+    """Cost from a per-1M-token price table (settings.DEFAULT_PRICES); an unknown model costs 0 (and is visible as
+    such). `input_tokens` counts every input token; of them, `cached_tokens` are billed at the cached-input price
+    and `cache_write_tokens` at the cache-write price (a price table of two numbers has neither discount).
+    `factor` scales the whole (a batch's price, settings.batch_price_factor)."""
+    price = tuple(prices.get(model, (0.0, 0.0)))
+    price_in, price_out = price[0], price[1]
+    price_cached = price[2] if len(price) > 2 else price_in
+    price_write = price[3] if len(price) > 3 else price_in
+    plain = max(0, input_tokens - cached_tokens - cache_write_tokens)
+    total = plain * price_in + cached_tokens * price_cached + cache_write_tokens * price_write
+    return round(factor * (total + output_tokens * price_out) / 1_000_000, 8)
 
 
 class UsageMeter:

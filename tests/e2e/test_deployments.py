@@ -13,14 +13,14 @@ from tasks.errors import HfDailyError
 from tasks.settings import Settings
 
 
-def test_prefect_yaml_has_the_four_deployments():
+def test_prefect_yaml_has_the_five_deployments():
     import yaml
 
     doc = yaml.safe_load(serve_mod.PREFECT_YAML.read_text())
     assert doc["pull"] == [{"prefect.deployments.steps.set_working_directory":
                             {"directory": "{{ $HFDAILY_PROJECT_DIR }}"}}]
     specs = {s["name"]: s for s in deployment_specs()}
-    assert sorted(specs) == ["backfill", "daily", "rebuild-site", "review"]
+    assert sorted(specs) == ["backfill", "batch-collect", "daily", "rebuild-site", "review"]
     assert {s["work_pool"]["name"] for s in specs.values()} == {"hfdaily"}
     assert specs["daily"]["schedules"] == [{"cron": "0 */2 * * *", "timezone": "UTC", "active": True}]
     for spec in specs.values():
@@ -37,7 +37,7 @@ def test_prefect_yaml_has_the_four_deployments():
 
 def test_serve_builds_the_same_deployments():
     served = {d.name: d for d in to_deployments(deployment_specs())}
-    assert sorted(served) == ["backfill", "daily", "rebuild-site", "review"]
+    assert sorted(served) == ["backfill", "batch-collect", "daily", "rebuild-site", "review"]
     daily = served["daily"]
     assert daily.entrypoint == "flows.daily.daily_digest"
     assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in daily.schedules] == [("0 */2 * * *", "UTC", True)]

@@ -67,10 +67,10 @@ def test_defaults_and_required_fields():
     daily, bf = _schema("daily"), _schema("backfill")
     assert "required" not in daily  # an empty date is the scheduled date
     assert {k: v["default"] for k, v in daily["properties"].items() if "default" in v} == {
-        "render": True, "post": True}
+        "render": True, "post": True, "mode": "online"}
     assert bf["required"] == ["start"]  # an empty end is yesterday
     assert {k: v["default"] for k, v in bf["properties"].items() if "default" in v} == {
-        "force": False, "max_parallel": 2, "use_deployments": False}
+        "force": False, "max_parallel": 2, "use_deployments": False, "mode": "online"}
 
 
 @pytest.mark.parametrize("flow_name", ["daily", "backfill"])
@@ -131,7 +131,7 @@ def test_date_strings_become_dates_and_non_dates_reach_the_run_unchanged():
     assert daily_digest.validate_parameters({"date": date(2025, 1, 23)})["date"] == date(2025, 1, 23)
     assert given(daily_digest.validate_parameters({})["date"]) is None  # left empty
     assert daily_digest.validate_parameters({"date": None, "max_cost": None}) == {
-        "date": None, "max_cost": None, "render": True, "post": True}
+        "date": None, "max_cost": None, "render": True, "post": True, "mode": "online"}
     # Not a date: handed on, so the run rejects it itself in one line under its usual name.
     assert daily_digest.validate_parameters({"date": "2025-02-30"})["date"] == "2025-02-30"
     with pytest.raises(ParameterTypeError):

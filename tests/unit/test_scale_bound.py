@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from benchmarks.scale import chain_bound, last_line, llm_facts, rate_bound, run_bound, summary, titles_by_date
+from benchmarks.scale import chain_bound, last_line, llm_facts, rate_bound, rows, run_bound, summary, titles_by_date
 
 
 def _llm(target, step, subject, latency, charged=None, status=200, start=0.0):
@@ -72,3 +72,19 @@ def test_the_last_line_has_its_exact_shape():
     assert last_line(s) == ("scale: cold_ratio=1.100 backfill_share=0.950 batch_cost_share=nan rss_growth=0.050 "
                             "rate_429=0.004 batch_resume_dupes=nan")
     assert last_line({k: math.nan for k in s}).count("=nan") == 6
+
+
+def test_the_batch_rows_fill_the_last_line():
+    usage = {"cost_usd": 0.02, "papers": 8, "calls": 50, "batch_calls": 0, "complete": True}
+    res = {"time_scale": 1.0, "batch_dates": ["2025-01-22", "2025-01-23"],
+           "batch_online": {"usage": usage, "cache_share": 0.1},
+           "batch": {"usage": {**usage, "cost_usd": 0.01, "batch_calls": 50}, "rounds": 3, "cache_share": 0.1},
+           "batch_resume": {"usage": usage, "rounds": 3, "killed_with_queued": 5,
+                            "sandbox_batches": {"requests": 50, "batches": 6, "duplicates": 0}}}
+    s = summary(res, 10, 60)
+    assert s["batch_cost_share"] == pytest.approx(0.5) and s["batch_resume_dupes"] == 0
+    line = last_line(s)
+    assert "batch_cost_share=0.500" in line and line.endswith("batch_resume_dupes=0")
+    incomplete = {**res, "batch": {**res["batch"], "usage": {**usage, "complete": False}}}
+    assert math.isnan(summary(incomplete, 10, 60)["batch_cost_share"])  # an incomplete batch run proves nothing
+    assert [r[3] for r in rows(res, 10, 60)][:2] == [True, True]

@@ -29,7 +29,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ({"HFDAILY_MAX_WORKERS": "many"}, "HFDAILY_MAX_WORKERS='many': input should be a valid integer"),
     ({"HFDAILY_USE_SECRET_BLOCKS": "maybe"}, "HFDAILY_USE_SECRET_BLOCKS='maybe': input should be a valid boolean"),
     ({"HFDAILY_PRICES": "{not json"}, "HFDAILY_PRICES is not valid JSON (JSONDecodeError: "),
-    ({"HFDAILY_PRICES": '{"m": [1]}'}, "HFDAILY_PRICES[m][1]: field required"),
+    ({"HFDAILY_PRICES": '{"m": [1]}'}, "HFDAILY_PRICES[m]: tuple should have at least 2 items"),
+    ({"HFDAILY_PRICES": '{"m": [1, 2, 3, 4, 5]}'}, "HFDAILY_PRICES[m]: tuple should have at most 4 items"),
 ])
 def test_a_bad_setting_is_one_line_naming_the_variable_and_the_rule(env: dict[str, str], expected: str,
                                                                      workdir: Path,
