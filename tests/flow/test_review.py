@@ -30,7 +30,7 @@ def test_review_runs_every_paper_step_then_a_rerun_pays_nothing(env, sandbox):
     summary = review(papers=[f"https://arxiv.org/abs/{ids[0]}v2", f"https://huggingface.co/papers/{ids[1]}"])
     assert [row["id"] for row in summary["papers"]] == ids and not summary["failed"]
     wanted = {s.name for s in paper_steps(requested=True)}
-    assert wanted == {"pdf", "affiliations", "topics", "review_ru", "summary_en", "summary_zh"}
+    assert wanted == {"pdf", "image", "affiliations", "topics", "review_ru", "summary_en", "summary_zh"}
     for arxiv_id in ids:
         record = load_request(Settings(), arxiv_id)
         paper = record.paper
@@ -108,7 +108,7 @@ def test_a_missing_pdf_is_incomplete_and_a_re_request_redoes_only_it(env, sandbo
     sandbox.faults([{"target": "pdf", "match": "2501.04007", "status": 404}])
     summary = review(papers=["2501.04007"], render=False)
     row = summary["papers"][0]
-    assert row["status"] == "incomplete" and row["not_done"] == ["pdf", "affiliations"]
+    assert row["status"] == "incomplete" and row["not_done"] == ["pdf", "image", "affiliations"]
     paper = load_request(Settings(), "2501.04007").paper
     assert "404" in paper.steps["pdf"].error and paper.en is not None
     sandbox.reset()

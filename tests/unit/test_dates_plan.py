@@ -6,6 +6,7 @@ from tasks.dates import parse_date, resolve_date
 from tasks.errors import InvalidDateError
 from tasks.models import DayFile, PaperRecord, RunRecord, StepState
 from tasks.plan import date_range, is_complete, plan_backfill
+from tasks.steps import paper_steps
 
 TODAY = date(2026, 11, 26)
 
@@ -34,7 +35,7 @@ def test_date_range():
 
 def _day(d, *, done=True, finished=True):
     paper = PaperRecord(arxiv_id="2501.00001", title="t")
-    for s in ("pdf", "affiliations", "topics", "review_ru", "summary_en", "summary_zh"):
+    for s in (step.name for step in paper_steps()):
         paper.steps[s] = StepState(status="ok" if done or s != "topics" else "error")
     day = DayFile(date=d, papers=[paper], steps={"zh_reading": StepState(status="ok")})
     if finished:

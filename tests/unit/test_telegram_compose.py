@@ -8,6 +8,7 @@ import pytest
 
 from sandbox.telegram import ParseError, parse_html
 from tasks.models import DayFile, Localized, PaperRecord, StepState
+from tasks.steps import paper_steps
 from tasks.telegram.compose import FALLBACK_EMOJI, LIMIT, post_lines, split, top_papers, units
 from tasks.telegram.publish import work_left
 
@@ -113,13 +114,12 @@ def test_top_papers_is_capped_and_ordered() -> None:
 
 
 def test_a_day_waits_for_steps_not_run_but_not_for_lasting_failures() -> None:
-    done = {s: StepState(status="ok") for s in ("pdf", "affiliations", "topics", "review_ru", "summary_en",
-                                                "summary_zh")}
+    done = {s.name: StepState(status="ok") for s in paper_steps()}
     day = _day(_paper(0, 1, steps=dict(done)), _paper(1, 1, steps={}))
     day.steps["zh_reading"] = StepState(status="ok")
-    assert work_left(day) == 6  # paper 1 has run nothing yet
+    assert work_left(day) == len(done)  # paper 1 has run nothing yet
     day.papers[1].steps = {**done, "pdf": StepState(status="error", error="HTTP 404")}
-    del day.papers[1].steps["affiliations"]  # waits for its PDF, which failed
+    del day.papers[1].steps["affiliations"], day.papers[1].steps["image"]  # they wait for the PDF, which failed
     assert work_left(day) == 0
     day.papers[1].steps["summary_zh"] = StepState(status="deferred", error="budget")
     assert work_left(day) == 1  # stopped at the budget: the next run does it
