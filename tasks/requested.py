@@ -11,12 +11,11 @@ for overlapping lists never wait on each other in a circle.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from tasks.errors import StoreError
 from tasks.lease import hold
@@ -24,7 +23,7 @@ from tasks.log import get_logger
 from tasks.models import SCHEMA_VERSION, Paper, PaperRecord, RunRecord
 from tasks.settings import Settings
 from tasks.storage import Storage
-from tasks.store import lease_key
+from tasks.store import lease_key, parse_stored, read_stored
 
 REQUESTS = "requests"
 MAX_CONFLICTS = 20
@@ -66,24 +65,11 @@ def merge_metadata(record: RequestFile | None, meta: Paper, now: datetime) -> Re
 
 
 def parse_request(raw: bytes, where: str) -> RequestFile:
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StoreError(f"{where} is not valid JSON ({exc}); fix or move it away, it was left as is") from exc
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise StoreError(f"{where} has schema_version {version!r}; this hfdaily reads up to {SCHEMA_VERSION}")
-    try:
-        return RequestFile.model_validate(data)
-    except ValidationError as exc:
-        raise StoreError(f"{where} does not match the request schema: {exc.error_count()} problems") from exc
+    return parse_stored(raw, where, RequestFile, "request")
 
 
 def _load(storage: Storage, key: str) -> tuple[RequestFile | None, str | None]:
-    try:
-        current = storage.read_versioned(key)
-    except OSError as exc:
-        raise StoreError(f"cannot read {storage.describe(key)}: {exc.strerror or exc}") from exc
+    current = read_stored(storage, key)
     if current is None:
         return None, None
     return parse_request(current[0], storage.describe(key)), current[1]

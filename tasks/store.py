@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tasks.errors import StoreError
 from tasks.lease import Lease, LeaseRecord, hold
@@ -28,6 +28,7 @@ from tasks.settings import Settings
 from tasks.storage import Storage
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 DAYS = "days"
 MAX_CONFLICTS = 20  # saves lost to another writer in a row before giving up (each one merges and retries)
 
@@ -43,16 +44,22 @@ def load_day(settings: Settings, date: str) -> DayFile:
 
 def _load(storage: Storage, date: str) -> tuple[DayFile, str | None]:
     key = day_key(date)
-    try:
-        current = storage.read_versioned(key)
-    except OSError as exc:
-        raise StoreError(f"cannot read {storage.describe(key)}: {exc.strerror or exc}") from exc
+    current = read_stored(storage, key)
     if current is None:
         return DayFile(date=date), None
     return parse_day(current[0], storage.describe(key)), current[1]
 
 
-def parse_day(raw: bytes, where: str) -> DayFile:
+def read_stored(storage: Storage, key: str) -> tuple[bytes, str] | None:
+    """The stored bytes and their version, or None if absent; an unreadable store is a StoreError."""
+    try:
+        return storage.read_versioned(key)
+    except OSError as exc:
+        raise StoreError(f"cannot read {storage.describe(key)}: {exc.strerror or exc}") from exc
+
+
+def parse_stored(raw: bytes, where: str, model: type[M], what: str) -> M:
+    """A stored JSON record of `model`; a corrupt or newer-schema one is a StoreError, never overwritten."""
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -61,9 +68,13 @@ def parse_day(raw: bytes, where: str) -> DayFile:
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise StoreError(f"{where} has schema_version {version!r}; this hfdaily reads up to {SCHEMA_VERSION}")
     try:
-        return DayFile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise StoreError(f"{where} does not match the day schema: {exc.error_count()} problems") from exc
+        raise StoreError(f"{where} does not match the {what} schema: {exc.error_count()} problems") from exc
+
+
+def parse_day(raw: bytes, where: str) -> DayFile:
+    return parse_stored(raw, where, DayFile, "day")
 
 
 def save_day(settings: Settings, day: DayFile) -> str:
