@@ -23,11 +23,9 @@ from tasks.log import get_logger
 from tasks.models import SCHEMA_VERSION, Paper, PaperRecord, RunRecord
 from tasks.settings import Settings
 from tasks.storage import Storage
-from tasks.store import lease_key, parse_stored, read_stored
+from tasks.store import lease_key, parse_stored, read_stored, save_merging
 
 REQUESTS = "requests"
-MAX_CONFLICTS = 20
-_JSON = "application/json"
 # What the arXiv API tells of a paper; the rest of a record's feed facts (upvotes …) are HF's.
 ARXIV_FIELDS = ("title", "abstract", "authors", "published_at")
 
@@ -112,27 +110,14 @@ class RequestWriter:
         self._pending.append(change)
 
     def save(self) -> None:
-        for _ in range(MAX_CONFLICTS):
-            data = self.record.model_dump_json(indent=1).encode()
-            try:
-                if self.version is None:
-                    version = self.storage.create(self.key, data, content_type=_JSON)
-                else:
-                    version = self.storage.replace(self.key, data, self.version, content_type=_JSON)
-            except OSError as exc:
-                raise StoreError(f"cannot write {self.storage.describe(self.key)}: {exc.strerror or exc}") from exc
-            if version is not None:
-                self.version = version
-                self._pending.clear()
-                return
-            stored, self.version = _load(self.storage, self.key)
-            fresh = self._fold(stored)
-            for change in self._pending:
-                change(fresh)
-            self.record = fresh
-            get_logger().warning("%s was changed by another run meanwhile: merged, saving again",
-                                 self.storage.describe(self.key))
-        raise StoreError(f"{self.storage.describe(self.key)} kept changing under this run ({MAX_CONFLICTS} tries)")
+        """Store the copy (replace-if-unchanged); on a conflict, fold arXiv's facts and the pending changes into
+        the stored record again and retry."""
+        def reload() -> tuple[RequestFile, str | None]:
+            stored, version = _load(self.storage, self.key)
+            return self._fold(stored), version
+
+        self.record, self.version = save_merging(self.storage, self.key, self.record, self.version, self._pending,
+                                                 reload)
 
 
 @contextlib.contextmanager

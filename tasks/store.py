@@ -101,25 +101,30 @@ class DayWriter:
 
     def save(self) -> None:
         """Store the copy (replace-if-unchanged); on a conflict, reload, re-apply the pending changes, retry."""
-        for _ in range(MAX_CONFLICTS):
-            data = _encode(self.day)
-            if self.version is None:
-                version = _write(self.storage, self.key,
-                                 lambda d=data: self.storage.create(self.key, d, content_type=_JSON))
-            else:
-                version = _write(self.storage, self.key,
-                                 lambda d=data: self.storage.replace(self.key, d, self.version, content_type=_JSON))
-            if version is not None:
-                self.version = version
-                self._pending.clear()
-                return
-            fresh, self.version = _load(self.storage, self.day.date)
-            for change in self._pending:
-                change(fresh)
-            self.day = fresh
-            get_logger().warning("%s was changed by another run meanwhile: merged its changes, saving again",
-                                 self.storage.describe(self.key))
-        raise StoreError(f"{self.storage.describe(self.key)} kept changing under this run ({MAX_CONFLICTS} tries)")
+        self.day, self.version = save_merging(self.storage, self.key, self.day, self.version, self._pending,
+                                              lambda: _load(self.storage, self.day.date))
+
+
+def save_merging(storage: Storage, key: str, record: M, version: str | None,
+                 pending: list[Callable[[M], object]], reload: Callable[[], tuple[M, str | None]]) -> tuple[M, str]:
+    """Write `record` if the stored copy is still `version` (create it if None); on a conflict, `reload` the
+    stored one, apply the `pending` changes to it again and retry. Returns what was written and its version."""
+    for _ in range(MAX_CONFLICTS):
+        data = record.model_dump_json(indent=1).encode()
+        if version is None:
+            written = _write(storage, key, lambda d=data: storage.create(key, d, content_type=_JSON))
+        else:
+            written = _write(storage, key,
+                             lambda d=data, v=version: storage.replace(key, d, v, content_type=_JSON))
+        if written is not None:
+            pending.clear()
+            return record, written
+        record, version = reload()
+        for change in pending:
+            change(record)
+        get_logger().warning("%s was changed by another run meanwhile: merged its changes, saving again",
+                             storage.describe(key))
+    raise StoreError(f"{storage.describe(key)} kept changing under this run ({MAX_CONFLICTS} tries)")
 
 
 _JSON = "application/json"
