@@ -609,8 +609,12 @@ def test_the_ui_run_form_sends_only_what_is_filled_and_blocks_bad_values(stack: 
         page.wait_for_timeout(2000)
         assert sent == [] and page.url.endswith("/run")  # the form did not send it
         budget.fill("0")
-        with page.expect_response("**/create_flow_run") as answer:
-            page.get_by_role("button", name="Submit").click()
+        for _ in range(3):  # a SQLite server busy with the other runs may answer 503: an operator submits again
+            with page.expect_response("**/create_flow_run") as answer:
+                page.get_by_role("button", name="Submit").click()
+            if answer.value.status != 503:
+                break
+            page.wait_for_timeout(2000)
         assert answer.value.status == 201, answer.value.text()
         made = answer.value.json()
         browser.close()
