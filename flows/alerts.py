@@ -1,7 +1,7 @@
 """Alerts: three Prefect automations that notify the operator, declared here and applied by `hfdaily alerts`.
 
-- `hfdaily: run failed`: a `daily` or `backfill` flow run ends Failed, Crashed or TimedOut (Prefect's own state
-  events, so in-process backfill dates and scheduled runs are covered too).
+- `hfdaily: run failed`: a `daily`, `backfill`, `review` or `batch-collect` flow run ends Failed, Crashed or
+  TimedOut (Prefect's own state events, so in-process backfill dates and scheduled runs are covered too).
 - `hfdaily: steps in error`: the event `hfdaily.day.failed-steps` that a daily run sends when the date ends with
   steps newly in error (tasks/events.py).
 - `hfdaily: budget reached`: the event `hfdaily.run.budget-reached`, a run that stopped at its budget.
@@ -29,7 +29,7 @@ from tasks.events import BUDGET_REACHED, FAILED_STEPS
 from tasks.settings import Settings
 
 DEFAULT_BLOCK = "custom-webhook/hfdaily-alerts"
-RUN_FLOWS = ("daily", "backfill")
+RUN_FLOWS = ("daily", "backfill", "review", "batch-collect")
 FAILED_STATES = ("Failed", "Crashed", "TimedOut")
 RUN_FAILED, STEPS_IN_ERROR, BUDGET = "hfdaily: run failed", "hfdaily: steps in error", "hfdaily: budget reached"
 
@@ -45,15 +45,20 @@ class Links:
 # -- the texts (Jinja templates the server renders with the event and its flow run) --------------------
 # `$ui` and `$site` are filled in when the automations are applied; everything in {{ }} when an alert fires.
 
-_RUN_DATE = ("{% set date = flow_run.name[6:] if flow_run.name.startswith('daily-') "
-             "else flow_run.name[9:]|replace('-to-', ' to ') %}")
+# What the run was for, from its name: daily-DATE, backfill-START-to-END, review-ID[-and-N-more]; the batch
+# collector's runs have Prefect's generated names.
+_RUN_WHAT = ("{% set n = flow_run.name %}{% if n.startswith('daily-') %}{% set what = 'Date: ' ~ n[6:] %}"
+             "{% elif n.startswith('backfill-') %}{% set what = 'Date: ' ~ n[9:]|replace('-to-', ' to ') %}"
+             "{% elif n.startswith('review-') %}{% set what = 'Papers: ' ~ n[7:]|replace('-and-', ' and ')"
+             "|replace('-more', ' more') %}{% else %}{% set what = 'Batches: the collector of batch backfills "
+             "(state in the data dir, batches/)' %}{% endif %}")
 _RUN_FAILED_SUBJECT = "hfdaily: {{ flow_run.name }} {{ flow_run.state.name|lower }}"
-_RUN_FAILED_BODY = _RUN_DATE + """{{ flow_run.name }} ended {{ flow_run.state.name }}.
-Date: {{ date }}
+_RUN_FAILED_BODY = _RUN_WHAT + """{{ flow_run.name }} ended {{ flow_run.state.name }}.
+{{ what }}
 Reason: {{ flow_run.state.message or 'none given' }}
 Steps in error: not counted; the run ended before its steps did (the day file keeps what earlier runs stored).
 Run: $ui/runs/flow-run/{{ flow_run.id }}$page"""
-_RUN_PAGE = "{% if flow_run.name.startswith('daily-') %}\nPage: $site/d/{{ date }}.html{% endif %}"
+_RUN_PAGE = "{% if flow_run.name.startswith('daily-') %}\nPage: $site/d/{{ n[6:] }}.html{% endif %}"
 
 _STEPS_SUBJECT = "hfdaily {{ event.payload.date }}: {{ event.payload.failed_steps }} step(s) in error"
 _STEPS_BODY = """{{ event.payload.date }} ended with {{ event.payload.failed_steps }} step(s) in error \
@@ -96,7 +101,8 @@ def declared(block_id: UUID, links: Links) -> list[AutomationCore]:
     return [
         AutomationCore(
             name=RUN_FAILED, trigger=run_failed,
-            description="A daily or backfill run ended Failed, Crashed or TimedOut (declared in flows/alerts.py).",
+            description="A daily, backfill, review or batch-collect run ended Failed, Crashed or TimedOut "
+                        "(declared in flows/alerts.py).",
             actions=[_notify(block_id, _RUN_FAILED_SUBJECT, _RUN_FAILED_BODY, links)],
         ),
         AutomationCore(

@@ -122,6 +122,8 @@ def _day_event(name: str) -> ReceivedEvent:
     (_state_event("Crashed", "daily"), [RUN_FAILED]),
     (_state_event("TimedOut", "backfill"), [RUN_FAILED]),
     (_state_event("Failed", "backfill"), [RUN_FAILED]),
+    (_state_event("Failed", "review"), [RUN_FAILED]),
+    (_state_event("Crashed", "batch-collect"), [RUN_FAILED]),
     (_state_event("Completed", "daily"), []),
     (_state_event("Cancelled", "backfill"), []),  # cancelled on purpose: nobody needs telling
     (_state_event("Failed", "rebuild-site"), []),
@@ -177,6 +179,21 @@ def test_a_failed_backfill_alert_says_its_range():
     assert subject == "hfdaily: backfill-2025-01-22-to-2025-01-20 failed"
     assert "Date: 2025-01-22 to 2025-01-20" in body.splitlines() and "Page:" not in body
     assert body.endswith(f"/runs/flow-run/{run.id}")
+
+
+def test_a_failed_review_alert_says_which_papers():
+    run = _flow_run("review-2501.06600-and-3-more", "ValueError: no paper to review")
+    subject, body = _render(RUN_FAILED, {"flow_run": run})
+    assert subject == "hfdaily: review-2501.06600-and-3-more failed"
+    assert "Papers: 2501.06600 and 3 more" in body.splitlines() and "Page:" not in body and "Date:" not in body
+
+
+def test_a_failed_batch_collector_alert_names_the_batches():
+    run = _flow_run("quiet-heron", "BatchError: the OpenAI batch API answered HTTP 500", StateType.CRASHED)
+    subject, body = _render(RUN_FAILED, {"flow_run": run})
+    assert subject == "hfdaily: quiet-heron crashed"
+    assert any(line.startswith("Batches: the collector of batch backfills") for line in body.splitlines())
+    assert "Date:" not in body and "Page:" not in body
 
 
 def test_a_steps_in_error_alert_says_the_date_how_many_and_links_run_and_page():
