@@ -22,7 +22,7 @@
   const el = {};
   const engine = { module: null, instances: {}, bundles: [], failed: false };
   const view = { query: "", results: [], shown: 0, seq: 0 };
-  window.hfdSearch = { state: "idle", lastMs: null, loadMs: null }; // read by the tests and the benchmark
+  window.hfdSearch = { state: "idle", lastMs: null, loadMs: null, matched: 0 }; // read by the tests and the benchmark
 
   function tr(key, n) {
     const entry = (window.HFD_I18N || {})[key];
@@ -164,6 +164,7 @@
       await showMore();
       if (seq !== view.seq) return;
       window.hfdSearch.lastMs = performance.now() - started;
+      window.hfdSearch.matched = view.results.length;
       if (view.results.length) setState("done", "search_found", view.ids.size + (view.shown < view.results.length ? "+" : ""));
       else setState("done", "search_none");
     } catch (e) {
