@@ -5,7 +5,9 @@
 A synthetic store (tests/site_data.py) is rendered with its Pagefind bundles to a temporary folder and served by
 a local http.server on 127.0.0.1. In a fresh tab the search page loads its engine; then each query is typed and
 timed from the moment the search starts to the moment its first results are on the page
-(`window.hfdSearch.lastMs`, set by templates/static/search.js). The first query of a language also loads that
+(`window.hfdSearch.lastMs`, set by templates/static/search.js), and also from the keystroke (`typedMs`): that
+includes the page's pause of 120 ms, which waits for the reader to stop typing, while the index chunks of the
+words typed so far already load (Pagefind's preload). The first query of a language also loads that
 language's indexes; later ones reuse them. The synthetic papers use their topic words with the odds measured on
 real HF daily papers (tests/site_data.py: "diffusion" in 11 % of them, "model" in 86 %), so a query matches about
 as many papers as it would on the real archive; each row says how many it matched. "model" is the broadest word
@@ -103,6 +105,7 @@ def measure(days: int = 250, papers: int = 25, repeats: int = 3) -> dict[str, An
         _wait_port(port)
         timings: dict[str, list[float]] = {}
         matched: dict[str, int] = {}
+        typed: dict[str, list[float]] = {}
         loads: list[float] = []
         try:
             with sync_playwright() as pw:
@@ -123,6 +126,7 @@ def measure(days: int = 250, papers: int = 25, repeats: int = 3) -> dict[str, An
                         page.fill("#sq", query)
                         _wait(page, "window.hfdSearch.state === 'done' && window.hfdSearch.lastMs !== null")
                         timings.setdefault(label, []).append(page.evaluate("window.hfdSearch.lastMs"))
+                        typed.setdefault(label, []).append(page.evaluate("window.hfdSearch.typedMs"))
                         matched[label] = page.evaluate("window.hfdSearch.matched")
                         assert page.locator(".result").count() > 0, (label, query)
                     context.close()
@@ -133,7 +137,8 @@ def measure(days: int = 250, papers: int = 25, repeats: int = 3) -> dict[str, An
     return {"days": len(store), "papers": sum(len(d.papers) for d in store), "render_s": render_s,
             "bundle_files": len(bundle), "bundle_mb": bundle_mb,
             "page_ready_ms": statistics.median(loads), "repeats": repeats,
-            "queries": {k: {"median": statistics.median(v), "max": max(v), "matched": matched.get(k)}
+            "queries": {k: {"median": statistics.median(v), "max": max(v), "matched": matched.get(k),
+                            "typed_median": statistics.median(typed[k]), "typed_max": max(typed[k])}
                         for k, v in timings.items()}}
 
 
@@ -143,13 +148,16 @@ def report(result: dict[str, Any]) -> str:
         f"{result['bundle_mb']:.1f} MB; site rendered with the index in {result['render_s']:.1f} s; "
         f"search page ready (engine loaded) in {result['page_ready_ms']:.0f} ms; {result['repeats']} fresh tabs",
         "",
-        "| query | records matched | median ms | worst ms |",
-        "|---|---:|---:|---:|",
+        "| query | records matched | from the search's start: median ms | worst ms "
+        "| from the keystroke (pause included): median ms | worst ms |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for label, q in result["queries"].items():
-        lines.append(f"| {label} | {q.get('matched')} | {q['median']:.0f} | {q['max']:.0f} |")
+        lines.append(f"| {label} | {q.get('matched')} | {q['median']:.0f} | {q['max']:.0f} "
+                     f"| {q['typed_median']:.0f} | {q['typed_max']:.0f} |")
     worst = max(q["median"] for q in result["queries"].values())
-    lines += ["", f"search: worst_median_ms={worst:.0f} target<={TARGET_MS:.0f}"]
+    typed = max(q["typed_median"] for q in result["queries"].values())
+    lines += ["", f"search: worst_median_ms={worst:.0f} typed_worst_median_ms={typed:.0f} target<={TARGET_MS:.0f}"]
     return "\n".join(lines)
 
 

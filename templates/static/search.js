@@ -22,7 +22,8 @@
   const el = {};
   const engine = { module: null, instances: {}, bundles: [], failed: false };
   const view = { query: "", results: [], shown: 0, seq: 0 };
-  window.hfdSearch = { state: "idle", lastMs: null, loadMs: null, matched: 0 }; // read by the tests and the benchmark
+  window.hfdSearch = { state: "idle", lastMs: null, typedMs: null, loadMs: null, matched: 0 }; // read by the tests and the benchmark
+  let typedAt = null; // when the text last changed: `typedMs` is what the reader waits, the pause included
 
   function tr(key, n) {
     const entry = (window.HFD_I18N || {})[key];
@@ -164,12 +165,19 @@
       await showMore();
       if (seq !== view.seq) return;
       window.hfdSearch.lastMs = performance.now() - started;
+      window.hfdSearch.typedMs = typedAt === null ? null : performance.now() - typedAt;
       window.hfdSearch.matched = view.results.length;
       if (view.results.length) setState("done", "search_found", view.ids.size + (view.shown < view.results.length ? "+" : ""));
       else setState("done", "search_none");
     } catch (e) {
       if (seq === view.seq) unavailable(e);
     }
+  }
+
+  function preload(query) {
+    // While the reader pauses before the search starts, the index chunks of the words typed so far load.
+    if (!query.trim() || engine.failed) return;
+    for (const lang of languages()) instance(lang).then((pf) => pf.preload(query)).catch(() => {});
   }
 
   function syncUrl() {
@@ -201,8 +209,10 @@
     let timer = 0;
     el.input.addEventListener("input", () => {
       clearTimeout(timer);
+      typedAt = performance.now();
       view.seq += 1; // a search still running is for the previous text: its results must not land
       window.hfdSearch.state = "typing";
+      preload(el.input.value.slice(0, 200));
       timer = setTimeout(() => { run(el.input.value.slice(0, 200)); syncUrl(); }, DEBOUNCE_MS);
     });
     el.scope.addEventListener("change", () => { run(el.input.value.slice(0, 200)); syncUrl(); });
