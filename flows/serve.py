@@ -91,6 +91,20 @@ def key_sources(settings: Settings) -> dict[str, str]:
     return out
 
 
+def telegram_source(settings: Settings) -> str:
+    """Whether the runs post to Telegram and where the bot token comes from (never the token itself)."""
+    secret = settings.telegram_bot_token
+    if secret is not None and secret.get_secret_value():
+        source = "env"
+    elif settings.use_secret_blocks and settings.telegram_token():
+        source = "secret block"
+    else:
+        return "off (no bot token)"
+    if not settings.telegram_chat_id:
+        return f"off (token from {source}, no HFDAILY_TELEGRAM_CHAT_ID)"
+    return f"posting to {settings.telegram_chat_id}, token from {source}"
+
+
 def serve_deployments(limit: int | None = None) -> None:
     """Serve every deployment of prefect.yaml until interrupted; needs a running Prefect server."""
     api_url = get_current_settings().api.url
@@ -98,7 +112,9 @@ def serve_deployments(limit: int | None = None) -> None:
         raise HfDailyError("hfdaily serve needs a running Prefect server: start `prefect server start` "
                            "and set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
     deployments = to_deployments(deployment_specs())
-    keys = ", ".join(f"{p} from {s}" if s != "missing" else f"{p} missing" for p, s in key_sources(Settings()).items())
+    settings = Settings()
+    keys = ", ".join(f"{p} from {s}" if s != "missing" else f"{p} missing" for p, s in key_sources(settings).items())
     print(f"hfdaily serve: {', '.join(d.name for d in deployments)} against {api_url}, runs in {Path.cwd()}")
     print(f"LLM keys: {keys}")
+    print(f"Telegram: {telegram_source(settings)}")
     serve(*deployments, limit=limit)

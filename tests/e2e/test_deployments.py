@@ -8,7 +8,14 @@ import pytest
 from pydantic import SecretStr
 
 from flows import serve as serve_mod
-from flows.serve import deployment_specs, key_sources, load_flow, serve_deployments, to_deployments
+from flows.serve import (
+    deployment_specs,
+    key_sources,
+    load_flow,
+    serve_deployments,
+    telegram_source,
+    to_deployments,
+)
 from tasks.errors import HfDailyError
 from tasks.settings import Settings
 
@@ -58,6 +65,18 @@ def test_key_sources_name_where_keys_come_from_never_the_keys(monkeypatch):
     sources = key_sources(settings)
     assert sources == {"openai": "env", "anthropic": "secret block", "mistral": "missing"}
     assert "sk-" not in repr(sources)
+
+
+def test_serve_says_whether_it_posts_to_telegram_and_where_the_token_comes_from(monkeypatch):
+    monkeypatch.setattr("tasks.settings._secret_block", lambda name: "123:block" if "telegram" in name else None)
+    on_env = Settings(telegram_bot_token=SecretStr("123:env"), telegram_chat_id="@hfday", use_secret_blocks=False)
+    assert telegram_source(on_env) == "posting to @hfday, token from env"
+    on_block = Settings(telegram_bot_token=None, telegram_chat_id="@hfday", use_secret_blocks=True)
+    assert telegram_source(on_block) == "posting to @hfday, token from secret block"
+    no_chat = Settings(telegram_bot_token=SecretStr("123:env"), telegram_chat_id="", use_secret_blocks=False)
+    assert telegram_source(no_chat) == "off (token from env, no HFDAILY_TELEGRAM_CHAT_ID)"
+    assert telegram_source(Settings(telegram_bot_token=None, use_secret_blocks=False)) == "off (no bot token)"
+    assert all("123:" not in telegram_source(s) for s in (on_env, on_block, no_chat))
 
 
 def test_serve_needs_a_server():
