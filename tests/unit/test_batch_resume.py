@@ -132,6 +132,10 @@ def test_the_sandbox_lists_batches_newest_first_in_pages_and_filters_mistral_job
     listed = [b.id for b in openai._client.batches.list(limit=2)]  # the SDK follows `after` page by page
     assert listed == ids[::-1]
 
+    anthropic = _client(box, "anthropic")
+    sent = [anthropic.submit(_calls("anthropic", 1, prefix=f"a{i}"), tag="") for i in range(3)]
+    assert [b.id for b in anthropic._client.messages.batches.list(limit=2)] == sent[::-1]  # pages by after_id
+
     mistral = _client(box, "mistral")
     jobs = [mistral.submit(_calls("mistral", 1, prefix=f"m{i}"), tag=f"t{i}") for i in range(3)]
     page = mistral._client.batch.jobs.list(metadata={"hfdaily_tag": "t1"})
