@@ -513,8 +513,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="scale: papers a date in the deployment-mode RSS runs (no limits: memory only)")
     p.add_argument("--scale-parts", nargs="+", choices=("cold", "backfill", "batch", "deployed"),
                    default=["cold", "backfill", "batch", "deployed"], help="scale: which of its parts to run")
-    p.add_argument("--scale-batch-days", type=int, default=3,
-                   help="scale: dates of the batch backfill rows (the same dates online, in batches, killed)")
+    p.add_argument("--scale-batch-days", type=int, default=None,
+                   help="scale: dates of the batch backfill rows (default: --scale-days, the online backfill's dates)")
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data, site)")
     args = p.parse_args(argv)
@@ -610,7 +610,8 @@ def _measure_scale(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                              backfill_days=args.scale_days,
                              small_days=args.scale_small_days, time_scale=args.time_scale,
                              max_parallel=args.scale_parallel, deployed_papers=args.deployed_papers,
-                             parts=tuple(args.scale_parts), batch_days=args.scale_batch_days)
+                             parts=tuple(args.scale_parts),
+                             batch_days=args.scale_batch_days or args.scale_days)
             result["prewarm_s"] = time.perf_counter() - began
             result["server_startup_s"] = server.startup_s if server else None
             return result

@@ -168,26 +168,37 @@ def _batch_rounds(bench: Any, name: str, dates: list[str], max_parallel: int, da
     args = ["backfill", "--start", dates[0], "--end", dates[-1], "--max-parallel", str(max_parallel),
             "--mode", "batch"]
     run: dict[str, Any] = {}
+    wall = 0.0
     for i in range(BATCH_ROUNDS):
         run = bench.child(f"{name}-{i}", args, {}, data, data.parent / "prefect", timeout=3600)
-        run["rounds"] = i + 1
+        wall += run["wall_s"]
+        run.update(rounds=i + 1, rounds_wall_s=wall)
         if run["usage"]["complete"]:
             break
     return run
 
 
-def measure_batch(bench: Any, dates: list[str], papers: int, max_parallel: int) -> dict[str, Any]:
+def measure_batch(bench: Any, dates: list[str], papers: int, max_parallel: int,
+                  online: dict[str, Any] | None = None) -> dict[str, Any]:
     """The same dates online and in batches (no rate limits, batches answered at their first poll), then a batch
-    backfill SIGKILLed once it has queued calls and restarted: cost per paper, and calls submitted twice."""
+    backfill SIGKILLed once it has queued calls and restarted: cost per paper, and calls submitted twice.
+
+    `online`: the online backfill row of this invocation, if it ran over these dates and papers; its cost is the
+    baseline (the cost of a call does not depend on limits or latency). Without it an online baseline over the
+    same dates runs here first."""
     client = bench.sandbox.client
     out: dict[str, Any] = {"batch_dates": dates}
     # The sandbox is armed here, once per row: a child run must not reset it (the provider keeps its batches).
     bench.setup = lambda: None
-    arm(client, papers, 1.0, limits=False)
-    name = "scale-batch-online"
-    online = bench.child(name, ["backfill", "--start", dates[0], "--end", dates[-1], "--max-parallel",
-                                str(max_parallel)], {}, bench.tmp / name / "data", bench.tmp / name / "prefect")
-    online["cache_share"] = cache_share(client.requests())
+    if online is None:
+        arm(client, papers, 1.0, limits=False)
+        name = "scale-batch-online"
+        online = bench.child(name, ["backfill", "--start", dates[0], "--end", dates[-1], "--max-parallel",
+                                    str(max_parallel)], {}, bench.tmp / name / "data", bench.tmp / name / "prefect")
+        online["cache_share"] = cache_share(client.requests())
+        online["baseline"] = "own online run"
+    else:
+        online = {**online, "baseline": "online backfill row"}
     out["batch_online"] = online
 
     arm(client, papers, 1.0, limits=False)
@@ -200,12 +211,14 @@ def measure_batch(bench: Any, dates: list[str], papers: int, max_parallel: int) 
 
     arm(client, papers, 1.0, limits=False)
     client.batches(seconds=0)
-    out["batch_resume"] = _killed_and_resumed(bench, dates, max_parallel)
+    # Killed in the middle of its first run: about half of the ~6 calls a paper that run queues (weekends empty).
+    out["batch_resume"] = _killed_and_resumed(bench, dates, max_parallel, kill_at=max(3, len(dates) * papers * 2))
     return out
 
 
-def _killed_and_resumed(bench: Any, dates: list[str], max_parallel: int) -> dict[str, Any]:
-    """A batch backfill killed (SIGKILL, whole process group) as soon as calls are queued, then run to the end."""
+def _killed_and_resumed(bench: Any, dates: list[str], max_parallel: int, kill_at: int = 3) -> dict[str, Any]:
+    """A batch backfill killed (SIGKILL, whole process group) once `kill_at` calls are queued, then run to the
+    end."""
     name = "scale-batch-resume"
     data = bench.tmp / name / "data"
     home = bench.tmp / name / "prefect"
@@ -218,17 +231,21 @@ def _killed_and_resumed(bench: Any, dates: list[str], max_parallel: int) -> dict
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.child", *args], cwd=data.parent if
                                 data.parent.exists() else ROOT, env=env, stdout=log, stderr=log,
                                 start_new_session=True)
-        deadline = time.time() + 600
+        began = time.time()
+        deadline = began + 1800
         while proc.poll() is None and time.time() < deadline:
-            if queue.exists() and len(list(queue.iterdir())) >= 3:
+            if queue.exists() and len(list(queue.iterdir())) >= kill_at:
                 break
             time.sleep(0.2)
         killed_with = len(list(queue.iterdir())) if queue.exists() else 0
-        if proc.poll() is None:
+        killed = proc.poll() is None
+        if killed:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    killed_after = time.time() - began
     run = _batch_rounds(bench, name, dates, max_parallel, data)
-    run.update(killed_with_queued=killed_with, sandbox_batches=bench.sandbox.client.batches())
+    run.update(killed=killed, killed_with_queued=killed_with, killed_after_s=killed_after,
+               sandbox_batches=bench.sandbox.client.batches())
     return run
 
 
@@ -305,8 +322,10 @@ def _dates(end: str, days: int) -> list[str]:
 
 def measure(bench: Any, *, day: str, papers: int, backfill_papers: int, backfill_days: int, small_days: int,
             time_scale: float, max_parallel: int, deployed_papers: int, parts: tuple[str, ...],
-            batch_days: int = 2) -> dict[str, Any]:
-    """Every scale measurement; `bench` is benchmarks.run.Bench (the sandbox, the server, child runs)."""
+            batch_days: int | None = None) -> dict[str, Any]:
+    """Every scale measurement; `bench` is benchmarks.run.Bench (the sandbox, the server, child runs). The batch
+    rows run over the online backfill's dates unless `batch_days` says otherwise."""
+    batch_days = batch_days or backfill_days
     client = bench.sandbox.client
     res: dict[str, Any] = {"time_scale": time_scale, "limits": PROVIDER_LIMITS, "latency": LLM_LATENCY,
                            "fixed_latency": FIXED_LATENCY, "burst_s": BURST_S}
@@ -339,12 +358,14 @@ def measure(bench: Any, *, day: str, papers: int, backfill_papers: int, backfill
             records = client.requests()
             dump(records, bench.tmp / f"{name}-requests.json")
             run.update(bound=run_bound(records, dates, backfill_papers), llm=llm_facts(records),
-                       load=load_average(),
+                       load=load_average(), cache_share=cache_share(records),
                        days=days, max_parallel=max_parallel)
             res[f"backfill_{days}"] = run
 
     if "batch" in parts:
-        res.update(measure_batch(bench, _dates(day, batch_days), backfill_papers, max_parallel))
+        dates = _dates(day, batch_days)
+        same = res.get(f"backfill_{backfill_days}") if batch_days == backfill_days else None
+        res.update(measure_batch(bench, dates, backfill_papers, max_parallel, online=same))
 
     if "deployed" in parts and bench.server is not None:
         home = bench.tmp / "deployed" / "home"
@@ -491,21 +512,26 @@ def batch_rows(res: dict[str, Any], s: Mapping[str, float]) -> list[Row]:
         b, o = batch["usage"], online["usage"]
         n = len(res["batch_dates"])
         out.append((
-            f"S4 · batch backfill, the same {n} dates × {o['papers'] // max(1, n)} papers as online (no limits)",
-            f"online ${o['cost_usd']:.4f} for {o['papers']} papers ({o['calls']} calls); batch "
-            f"${b['cost_usd']:.4f} for {b['papers']} papers ({b['calls']} calls, {b['batch_calls']} in batches, "
-            f"{batch['rounds']} runs, complete: {b['complete']}) → **{s['batch_cost_share']:.0%} of online per "
-            "paper**",
+            f"S4 · batch backfill, the same {n} dates and {o['papers']} papers as the online baseline "
+            f"({online.get('baseline', 'own online run')}; batches: no limits)",
+            f"online ${o['cost_usd']:.4f} for {o['papers']} papers (${o['cost_usd'] / max(1, o['papers']):.5f} a "
+            f"paper, {o['calls']} calls); batch ${b['cost_usd']:.4f} for {b['papers']} papers "
+            f"(${b['cost_usd'] / max(1, b['papers']):.5f} a paper, {b['calls']} calls, {b['batch_calls']} in "
+            f"batches, {batch['rounds']} runs in {batch.get('rounds_wall_s', 0):.0f} s, complete: {b['complete']}) "
+            f"→ **{s['batch_cost_share']:.0%} of online per paper**",
             "≤ 55 %, every paper complete", _met(s["batch_cost_share"], 0.55) and b["complete"],
         ))
     if resume:
         sb = resume["sandbox_batches"]
         out.append((
             "S4 · batch backfill SIGKILLed once calls were queued, then restarted",
-            f"killed with {resume['killed_with_queued']} calls queued; {resume['rounds']} runs to complete "
+            f"{'killed' if resume.get('killed', True) else 'NOT killed (it ended first)'} "
+            f"{resume.get('killed_after_s', 0):.0f} s into its first run, with "
+            f"{resume['killed_with_queued']} calls queued; {resume['rounds']} runs to complete "
+            f"in {resume.get('rounds_wall_s', 0):.0f} s "
             f"({resume['usage']['complete']}); {sb['requests']} batch requests in {sb['batches']} batches, "
             f"**{sb['duplicates']} submitted twice**",
-            "0 twice", sb["duplicates"] == 0 and resume["usage"]["complete"],
+            "0 twice", sb["duplicates"] == 0 and resume["usage"]["complete"] and resume.get("killed", True),
         ))
     shares = [(label, run["cache_share"]) for label, run in (("online backfill", online), ("batch backfill", batch))
               if run and "cache_share" in run]

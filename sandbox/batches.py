@@ -119,8 +119,9 @@ class Batches:
         return {"custom_id": request.get("custom_id"), "status": status, "body": out}
 
     def list(self, provider: str) -> list[dict[str, Any]]:
+        """The provider's batches, newest first (as the three APIs list them)."""
         with self._lock:
-            return [dict(b, id=i) for i, b in self.batches.items() if b["provider"] == provider]
+            return [dict(b, id=i) for i, b in reversed(self.batches.items()) if b["provider"] == provider]
 
     def result_file(self, provider: str, batch: dict[str, Any], ok: bool) -> str | None:
         """OpenAI / Mistral: the output (ok) or error file of an answered batch, stored as a file; its id."""
@@ -200,3 +201,39 @@ def mistral_job(batch_id: str, b: dict[str, Any], store: Batches) -> dict[str, A
         "output_file": b.get("output_file"), "error_file": b.get("error_file"),
         "completed_at": int(b["done"]) if b["done"] else None,
     }
+
+
+# ---- listing: each API's paging and filters, over batches newest first --------------------------------------
+
+# The query parameters of Mistral's GET /v1/batch/jobs; its SDK sends each `metadata` item as a parameter of its own.
+MISTRAL_LIST_PARAMS = {"page", "page_size", "model", "agent_id", "created_after", "created_by_me", "status",
+                       "order_by"}
+
+
+def list_page(provider: str, batches: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+    """One page of a list request: `batches` newest first (raw, with their `id`); the provider's list body keys
+    (`data` still raw, to be shaped by the caller)."""
+    q = {k: v[-1] for k, v in query.items() if v}
+    if provider == "mistral":
+        wanted = {k: v for k, v in q.items() if k not in MISTRAL_LIST_PARAMS}
+        rows = [b for b in batches if all(str((b.get("metadata") or {}).get(k)) == v for k, v in wanted.items())]
+        if "created_after" in q:
+            after = datetime.fromisoformat(q["created_after"].replace("Z", "+00:00")).timestamp()
+            rows = [b for b in rows if b["created"] > after]
+        if q.get("order_by") == "created":
+            rows.reverse()
+        size = max(1, int(q.get("page_size", 100)))
+        page = max(0, int(q.get("page", 0)))
+        return {"data": rows[page * size:(page + 1) * size], "total": len(rows)}
+    limit = max(1, min(100 if provider == "openai" else 1000, int(q.get("limit", 20))))
+    ids = [b["id"] for b in batches]
+    start, end = 0, len(batches)
+    after = q.get("after") if provider == "openai" else q.get("after_id")
+    if after in ids:
+        start = ids.index(after) + 1
+    if provider == "anthropic" and q.get("before_id") in ids:
+        end = ids.index(q["before_id"])
+        start = max(start, end - limit)
+    rows = batches[start:end][:limit]
+    return {"data": rows, "has_more": start + len(rows) < end,
+            "first_id": rows[0]["id"] if rows else None, "last_id": rows[-1]["id"] if rows else None}

@@ -16,7 +16,14 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from sandbox import arxiv_api, feed, llm, telegram
-from sandbox.batches import anthropic_batch, anthropic_results, mistral_job, openai_batch, parse_multipart
+from sandbox.batches import (
+    anthropic_batch,
+    anthropic_results,
+    list_page,
+    mistral_job,
+    openai_batch,
+    parse_multipart,
+)
 from sandbox.faults import Rule, llm_content
 from sandbox.intent import infer_step
 from sandbox.pdfgen import build_pdf, build_slow_pdf, tiny_png
@@ -125,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
             elif (route := BATCH_ROUTE.match(url.path)) is not None:
                 groups = [g for g in route.groups()]
                 at = next(i for i in (0, 4, 8) if groups[i])
-                self._batch(method, *groups[at:at + 4], body)
+                self._batch(method, *groups[at:at + 4], body, parse_qs(url.query))
             elif method == "POST" and url.path in LLM_ROUTES:
                 self._llm(LLM_ROUTES[url.path], body)
             elif (bot := TELEGRAM_ROUTE.match(url.path)) is not None:
@@ -369,7 +376,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- batch APIs (sandbox/batches.py) ---------------------------------------------------------------
 
-    def _batch(self, method: str, provider: str, kind: str, item: str | None, tail: str | None, raw: bytes) -> None:
+    def _batch(self, method: str, provider: str, kind: str, item: str | None, tail: str | None, raw: bytes,
+               query: dict[str, list[str]]) -> None:
         state = self.server.state
         store = state.batches
         state.count(provider)
@@ -409,13 +417,16 @@ class Handler(BaseHTTPRequestHandler):
             batch_id = next(i for i, b in store.batches.items() if b is batch)
             self._json(200, self._batch_shape(provider, batch_id, batch, base))
             return
-        if method == "GET" and item is None:  # list
-            data = [self._batch_shape(provider, b.pop("id"), b, base) for b in store.list(provider)]
-            if provider == "mistral":
-                self._json(200, {"object": "list", "data": data, "total": len(data)})
-            else:
-                self._json(200, {"object": "list", "data": data, "has_more": False,
-                                 "first_id": None, "last_id": None})
+        if method == "GET" and item is None:  # list: newest first, paged and filtered as each API does
+            try:
+                for listed in store.list(provider):  # a batch whose time has come is listed as ended
+                    store.get(provider, listed["id"], self._batch_answer)
+                page = list_page(provider, store.list(provider), query)
+            except ValueError as exc:
+                self._json(400, error_body(provider, 400, f"bad list request: {exc}"))
+                return
+            page["data"] = [self._batch_shape(provider, b.pop("id"), b, base) for b in page["data"]]
+            self._json(200, {"object": "list", **page})
             return
         batch = store.get(provider, item or "", self._batch_answer)
         if batch is None:

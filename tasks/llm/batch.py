@@ -8,8 +8,10 @@ the LLM answer cache, and runs the dates again, which now find their answers the
 
 Everything is keyed on the answer cache key (tasks/llm/cache.py), under `<data>/batches/`:
 - `queue/KEY.json`        a call waiting to be submitted (all it needs: provider, model, messages, params);
-- `submitting/ID.json`    written before a batch is created, so a run killed between creating the batch and
-                           recording it finds it again (by the tag in its metadata) instead of submitting twice;
+- `submitting/TAG.json`   written before a batch is created, so a run killed between creating the batch and
+                           recording it finds it again instead of submitting twice: by the tag in its metadata
+                           (OpenAI, Mistral), or (Anthropic, no metadata) as the one batch created around that
+                           time with that many requests (tasks/llm/batch_clients.py `AnthropicBatch.find`);
 - `open/PROVIDER--ID.json` a submitted batch and the keys it holds; `pending/KEY.json` says which batch has KEY;
 - `done/PROVIDER--ID.json` a collected batch, with the keys it failed or expired on;
 - `failed/KEY.json`       a call no batch answered: the next run asks it online (never queued again).
@@ -74,6 +76,23 @@ class BatchResult:
     error: str | None = None
 
 
+@dataclass
+class Submission:
+    """A batch about to be created (`submitting/TAG.json`), written before the provider is asked: what a restart
+    needs to find the batch if the run dies before recording it."""
+
+    provider: str
+    tag: str
+    keys: dict[str, dict[str, Any]]  # key -> {date, step, model}
+    at: float = 0.0  # this machine's clock just before the create request
+
+
+# A batch found by `find` may have been created this long before or after `Submission.at` (clock skew between
+# this machine and the provider, and a create request that took up to its timeout).
+CLOCK_SLACK_S = 600.0
+UNDECIDED = "?"  # `find`: a candidate exists but cannot be told apart yet; ask again on the next run
+
+
 class BatchClient(Protocol):
     """One provider's batch API (tasks/llm/batch_clients.py): submit, poll, read results."""
 
@@ -83,8 +102,9 @@ class BatchClient(Protocol):
         """Create a batch of `calls` (custom ids: their keys), tagged `tag` in its metadata; its id."""
         ...
 
-    def find(self, tag: str) -> str | None:
-        """The id of a batch created with `tag`, if the provider can say (None: not found or cannot tell)."""
+    def find(self, submission: Submission, known: set[str]) -> str | None:
+        """The id of the batch `submission` created, if the provider has it; None if it has none; UNDECIDED if
+        it cannot tell yet. `known`: batch ids already recorded (never the answer)."""
         ...
 
     def poll(self, batch_id: str) -> BatchState: ...
@@ -100,6 +120,7 @@ class OpenBatch:
     batch_id: str
     submitted_at: float
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> {date, step, model}
+    tag: str = ""  # the submission's tag: a restart that finds its intent left knows the batch is recorded
 
     @property
     def name(self) -> str:
@@ -151,9 +172,18 @@ class BatchBook:
             self.storage.delete(f"pending/{key}.json")
         self.storage.delete(f"open/{batch.name}.json")
 
-    def intents(self) -> dict[str, dict[str, Any]]:
+    def intents(self) -> dict[str, Submission]:
         keys = [k for k in self.storage.list("submitting") if k.endswith(".json")]
-        return {k: json.loads(raw) for k, raw in self.storage.read_many(keys).items()}
+        return {k: Submission(**json.loads(raw)) for k, raw in self.storage.read_many(keys).items()}
+
+    def known_batches(self) -> dict[str, str]:
+        """Every recorded batch (open or collected): its id -> its submission's tag ("" before tags were kept)."""
+        names = [k for k in (*self.storage.list("open"), *self.storage.list("done")) if k.endswith(".json")]
+        out = {}
+        for raw in self.storage.read_many(names).values():
+            batch = json.loads(raw)
+            out[str(batch["batch_id"])] = str(batch.get("tag") or "")
+        return out
 
 
 def submit_queued(book: BatchBook, clients: dict[str, BatchClient], max_per_batch: int = 10_000) -> list[OpenBatch]:
@@ -163,10 +193,11 @@ def submit_queued(book: BatchBook, clients: dict[str, BatchClient], max_per_batc
     the batch but before it was recorded finds it by its tag on the next run (`recover`), and its calls, still
     queued, are not sent again.
     """
-    recover(book, clients)
+    held = recover(book, clients)
     by_provider: dict[str, list[BatchCall]] = {}
     for call in book.queued():
-        by_provider.setdefault(call.provider, []).append(call)
+        if call.key not in held:
+            by_provider.setdefault(call.provider, []).append(call)
     created: list[OpenBatch] = []
     for provider, calls in sorted(by_provider.items()):
         client = clients.get(provider)
@@ -176,10 +207,10 @@ def submit_queued(book: BatchBook, clients: dict[str, BatchClient], max_per_batc
             chunk = calls[start:start + max_per_batch]
             tag = uuid.uuid4().hex
             keys = {c.key: {"date": c.date, "step": c.step, "model": c.model} for c in chunk}
-            intent = {"provider": provider, "tag": tag, "keys": keys}
-            book.storage.write(f"submitting/{tag}.json", json.dumps(intent).encode(), durable=True)
+            intent = Submission(provider, tag, keys, time.time())
+            book.storage.write(f"submitting/{tag}.json", json.dumps(asdict(intent)).encode(), durable=True)
             batch_id = client.submit(chunk, tag)
-            batch = OpenBatch(provider, batch_id, time.time(), intent["keys"])
+            batch = OpenBatch(provider, batch_id, time.time(), keys, tag)
             book.record(batch)
             book.storage.delete(f"submitting/{tag}.json")
             get_logger().info("%s: batch %s submitted with %d calls", provider, batch_id, len(chunk))
@@ -187,18 +218,34 @@ def submit_queued(book: BatchBook, clients: dict[str, BatchClient], max_per_batc
     return created
 
 
-def recover(book: BatchBook, clients: dict[str, BatchClient]) -> None:
+def recover(book: BatchBook, clients: dict[str, BatchClient]) -> set[str]:
     """Intents left by a killed run: a batch the provider created is recorded; one it never created is dropped
-    (its calls are still queued). A provider that cannot look batches up by tag leaves its calls queued."""
+    (its calls are still queued and go into the next batch). The keys of an intent the provider cannot decide
+    yet (or whose provider has no client now) are returned: they stay queued, and are not submitted this run."""
+    held: set[str] = set()
+    log = get_logger()
+    known = book.known_batches()
+    by_tag = {tag: batch_id for batch_id, tag in known.items() if tag}
     for name, intent in book.intents().items():
-        client = clients.get(intent["provider"])
-        if client is None:
+        client = clients.get(intent.provider)
+        if (batch_id := by_tag.get(intent.tag)) is not None:
+            pass  # killed while recording it: finish recording
+        elif client is None:
+            held.update(intent.keys)
             continue
-        batch_id = client.find(intent["tag"])
+        else:
+            batch_id = client.find(intent, set(known))
+        if batch_id == UNDECIDED:
+            log.warning("%s: a batch of a stopped run may hold %d calls; they wait until it can be told",
+                        intent.provider, len(intent.keys))
+            held.update(intent.keys)
+            continue
         if batch_id is not None:
-            book.record(OpenBatch(intent["provider"], batch_id, time.time(), intent["keys"]))
-            get_logger().info("%s: batch %s of a stopped run found and recorded", intent["provider"], batch_id)
+            book.record(OpenBatch(intent.provider, batch_id, time.time(), intent.keys, intent.tag))
+            known[batch_id] = intent.tag
+            log.info("%s: batch %s of a stopped run found and recorded", intent.provider, batch_id)
         book.storage.delete(name)
+    return held
 
 
 @dataclass

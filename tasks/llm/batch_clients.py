@@ -2,7 +2,8 @@
 
 - OpenAI: a JSONL file of `/v1/chat/completions` requests (`files.create`, purpose `batch`), `batches.create`
   (24 h window, the run's tag in `metadata`), `batches.retrieve`, the output and error files' content.
-- Anthropic: `messages.batches.create` with the requests inline, `retrieve`, `results` (JSONL).
+- Anthropic: `messages.batches.create` with the requests inline, `retrieve`, `results` (JSONL); no metadata, so
+  a batch of a killed run is found by its creation time and request count (`AnthropicBatch.find`).
 - Mistral: a JSONL file (`files.upload`, purpose `batch`), `batch.jobs.create`, `batch.jobs.get`, `files.download`.
 Each request's custom id is its answer cache key. SDK retries stay off, as for online calls.
 """
@@ -13,9 +14,19 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from tasks.llm.batch import BatchCall, BatchClient, BatchError, BatchResult, BatchState
+from tasks.llm.batch import (
+    CLOCK_SLACK_S,
+    UNDECIDED,
+    BatchCall,
+    BatchClient,
+    BatchError,
+    BatchResult,
+    BatchState,
+    Submission,
+)
 from tasks.llm.providers import Completion, anthropic_content, strict_json_schema
 from tasks.llm.redact import redact, register_secret
 
@@ -114,10 +125,15 @@ class OpenAIBatch:
                                                 completion_window="24h", metadata={TAG: tag})
         return batch.id
 
-    def find(self, tag: str) -> str | None:
+    def find(self, submission: Submission, known: set[str]) -> str | None:
+        """The batch whose metadata carries the submission's tag; the list is newest first, so it stops at
+        batches created well before the submission."""
+        since = submission.at - CLOCK_SLACK_S
         with _errors(self.name, "list"):
             for batch in self._client.batches.list(limit=100):
-                if (batch.metadata or {}).get(TAG) == tag:
+                if batch.created_at < since:
+                    break
+                if (batch.metadata or {}).get(TAG) == submission.tag and batch.id not in known:
                     return batch.id
         return None
 
@@ -156,8 +172,33 @@ class AnthropicBatch:
         with _errors(self.name, "submit"):
             return self._client.messages.batches.create(requests=requests).id
 
-    def find(self, tag: str) -> str | None:
-        return None  # Message Batches carry no metadata: a batch created by a killed run cannot be told apart
+    def find(self, submission: Submission, known: set[str]) -> str | None:
+        """Message batches carry no metadata, so the batch is told by what the API does show: created within
+        CLOCK_SLACK_S of the submission, not recorded by hfdaily, with exactly as many requests. An ended
+        candidate is decided by its results' custom ids (the calls' keys). One candidate still in progress (none
+        ended matching) is taken as it; several are UNDECIDED until they end (their calls wait rather than be
+        sent twice)."""
+        since, until = submission.at - CLOCK_SLACK_S, submission.at + CLOCK_SLACK_S
+        candidates: list[Any] = []
+        with _errors(self.name, "list"):
+            for batch in self._client.messages.batches.list(limit=100):
+                created = batch.created_at.timestamp()
+                if created < since:
+                    break  # newest first: the rest is older
+                counts = batch.request_counts
+                total = counts.processing + counts.succeeded + counts.errored + counts.canceled + counts.expired
+                if batch.id not in known and created <= until and total == len(submission.keys):
+                    candidates.append(batch)
+            waiting = []
+            for batch in candidates:
+                if batch.processing_status != "ended":
+                    waiting.append(batch.id)
+                elif {row.custom_id for row in self._client.messages.batches.results(batch.id)} == set(
+                        submission.keys):
+                    return batch.id
+        if len(waiting) == 1:
+            return waiting[0]
+        return UNDECIDED if waiting else None
 
     def poll(self, batch_id: str) -> BatchState:
         with _errors(self.name, "poll"):
@@ -204,10 +245,13 @@ class MistralBatch:
                                                  metadata={TAG: tag})
         return job.id
 
-    def find(self, tag: str) -> str | None:
+    def find(self, submission: Submission, known: set[str]) -> str | None:
+        """The job listed for the submission's tag (the API filters jobs by metadata)."""
+        since = datetime.fromtimestamp(submission.at - CLOCK_SLACK_S, UTC)
         with _errors(self.name, "list"):
-            jobs = self._client.batch.jobs.list(metadata={TAG: tag})
-        found = [j.id for j in (jobs.data or []) if (j.metadata or {}).get(TAG) == tag]
+            jobs = self._client.batch.jobs.list(metadata={TAG: submission.tag}, created_after=since, page_size=100)
+        found = [j.id for j in (jobs.data or []) if (j.metadata or {}).get(TAG) == submission.tag
+                 and j.id not in known]
         return found[0] if found else None
 
     def poll(self, batch_id: str) -> BatchState:

@@ -170,7 +170,9 @@ def _answer(text: Any, model: Any, input_tokens: Any, output_tokens: Any, cached
 
 def cached_prompt_tokens(usage: Any) -> int:
     """`usage.prompt_tokens_details.cached_tokens` (OpenAI's chat usage, and Mistral's in the same shape), 0 if
-    absent. Mistral's SDK keeps fields it does not model as extra attributes or dict items."""
+    absent. Mistral's SDK (3.x) models no cached-token field on `UsageInfo` and keeps the API's
+    `prompt_tokens_details` as an extra field (`additional_properties`); its own telemetry reads cached tokens from
+    there (mistralai/extra/observability/otel.py), and so does this."""
     details = getattr(usage, "prompt_tokens_details", None)
     if details is None:
         extra = getattr(usage, "additional_properties", None) or {}

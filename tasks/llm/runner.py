@@ -212,6 +212,7 @@ class LLMRuntime:
         static = prompt.split(user, entry, inputs)
         if self.batches is not None and (state := self.batches.status(key)) != "failed":
             if state == "new":
+                self.meter.reserve(self.queued_cost(entry, prompt.system, user))  # BudgetExceeded: not queued
                 self.batches.queue(BatchCall(
                     key=key, provider=entry.provider, step=prompt.step, model=entry.model, system=prompt.system,
                     user=user, static=static, temperature=entry.temperature, max_tokens=entry.max_tokens,
@@ -237,6 +238,12 @@ class LLMRuntime:
             text=done.text, model=done.model, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
         ))
         return value, done.model
+
+    def queued_cost(self, entry: ChainEntry, system: str, user: str) -> float:
+        """What a queued call may cost at the batch price: its prompt's estimated tokens and, as the answer's,
+        its max_tokens (an upper bound, so a cap on queued calls is never exceeded by their answers)."""
+        return cost_usd(entry.model, estimate_tokens(system, user), entry.max_tokens, self.settings.prices,
+                        factor=self.settings.batch_price_factor)
 
     @staticmethod
     def _parse(prompt: Prompt, text: str) -> Any:

@@ -36,6 +36,7 @@ class UsageMeter:
     def __init__(self, max_cost: float | None = None) -> None:
         self.max_cost = max_cost
         self._total = Usage()
+        self._reserved = 0.0  # batch mode: what the calls this run queued may cost once a batch answers them
         self._lock = threading.Lock()
         self._stopped: str | None = None
 
@@ -49,15 +50,26 @@ class UsageMeter:
         with self._lock:
             if self._stopped is not None:
                 raise BudgetExceeded(f"{self._stopped}; left for the next run")
-            if self.max_cost is not None and self._total.cost_usd >= self.max_cost:
+            if self.max_cost is not None and self._total.cost_usd + self._reserved >= self.max_cost:
+                queued = f", ${self._reserved:.6f} queued for batches" if self._reserved else ""
                 raise BudgetExceeded(
-                    f"budget of ${self.max_cost:g} reached (${self._total.cost_usd:.6f} spent); "
+                    f"budget of ${self.max_cost:g} reached (${self._total.cost_usd:.6f} spent{queued}); "
                     "left for the next run"
                 )
 
     def add(self, usage: Usage) -> None:
         with self._lock:
             self._total = self._total + usage
+
+    def reserve(self, cost: float) -> None:
+        """Batch mode: count a queued call's estimated cost against the cap (checked before it is queued)."""
+        self.check()
+        with self._lock:
+            self._reserved += cost
+
+    @property
+    def reserved(self) -> float:
+        return self._reserved
 
     @property
     def exhausted(self) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.server import RunningSandbox, start
-from tasks.llm.batch import BatchBook, BatchCall, collect, submit_queued
+from tasks.llm.batch import BatchBook, BatchCall, Submission, collect, submit_queued
 from tasks.llm.batch_clients import BATCH_CLIENTS
 from tasks.llm.prompts import load_prompt
 from tasks.storage import open_storage
@@ -52,8 +52,9 @@ def test_submit_poll_results_through_the_real_sdk(box: RunningSandbox, provider:
     assert set(results) == {c.key for c in calls}
     for r in results.values():
         assert r.completion is not None and '"title"' in r.completion.text and r.completion.input_tokens > 0
-    if provider != "anthropic":
-        assert client.find("t-" + provider) == batch_id
+    submission = Submission(provider, "t-" + provider, {c.key: {} for c in calls}, time.time())
+    assert client.find(submission, set()) == batch_id
+    assert client.find(submission, {batch_id}) is None  # a batch hfdaily recorded is never the answer
 
 
 def test_expired_batch_has_no_answers(box: RunningSandbox) -> None:

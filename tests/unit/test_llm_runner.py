@@ -94,6 +94,27 @@ def test_budget_defers(settings):
     assert err.value.status == "deferred" and "budget" in str(err.value)
 
 
+def test_the_budget_caps_what_batch_mode_queues_at_the_batch_price(settings):
+    from tasks.llm.batch import BatchBook
+
+    rt = LLMRuntime(settings, UsageMeter(None), batch=True)
+    rt._clients.update(openai=Scripted("openai", []))
+    prompt = load_prompt("summary_en")
+    entry = prompt.chain[0]
+    one = rt.queued_cost(entry, prompt.system, prompt.render(entry, {"title": "T0", "abstract": "A"}))
+    assert one > 0
+    rt.meter.max_cost = 2.5 * one  # room for three calls: the third starts below the cap
+    deferred = []
+    for i in range(5):
+        with pytest.raises(StepFailed) as err:
+            rt.run(prompt, {"title": f"T{i}", "abstract": "A"})
+        deferred.append(str(err.value))
+    assert len(BatchBook(settings.data.child("batches")).queued()) == 3  # nothing queued past the cap
+    assert all("batch" in d for d in deferred[:3]) and all("budget" in d for d in deferred[3:])
+    assert "queued for batches" in deferred[-1] and rt.meter.reserved == pytest.approx(3 * one, rel=0.05)
+    assert one < rt.queued_cost(prompt.chain[0], "", "x" * 40_000)  # the estimate grows with the prompt
+
+
 def test_cache_key_changes_with_each_part():
     base = dict(prompt_digest="p", provider="openai", model="m", params={"t": 0}, messages=[{"c": "x"}])
     keys = {cache_key(**base)}

@@ -88,3 +88,35 @@ def test_the_batch_rows_fill_the_last_line():
     incomplete = {**res, "batch": {**res["batch"], "usage": {**usage, "complete": False}}}
     assert math.isnan(summary(incomplete, 10, 60)["batch_cost_share"])  # an incomplete batch run proves nothing
     assert [r[3] for r in rows(res, 10, 60)][:2] == [True, True]
+
+
+def test_the_batch_rows_take_the_online_backfill_row_as_their_baseline_when_it_ran_over_their_dates(monkeypatch,
+                                                                                                 tmp_path):
+    import benchmarks.scale as scale
+
+    def run(cost: float, batch_calls: int = 0) -> dict:
+        return {"usage": {"cost_usd": cost, "papers": 10, "calls": 60, "batch_calls": batch_calls, "complete": True},
+                "wall_s": 5.0, "load": (1.0,)}
+
+    class Client:
+        def __getattr__(self, name):
+            return lambda *a, **k: {"duplicates": 0, "requests": 60, "batches": 3} if name == "batches" else []
+
+    class Bench:
+        def __init__(self) -> None:
+            self.sandbox, self.tmp, self.ran = type("S", (), {"client": Client()})(), tmp_path, []
+
+        def child(self, name, *a, **k):
+            self.ran.append(name)
+            return run(1.0) if name == "scale-batch-online" else run(0.5, 60)
+
+    monkeypatch.setattr(scale, "_killed_and_resumed", lambda *a, **k: {})
+    reused, own = Bench(), Bench()
+    got = scale.measure_batch(reused, ["2025-01-28", "2025-01-29"], 5, 4, online=run(2.0))
+    assert reused.ran == ["scale-batch-0"] and got["batch_online"]["baseline"] == "online backfill row"
+    assert summary({**got, "time_scale": 1.0}, 10, 60)["batch_cost_share"] == pytest.approx(0.25)
+    got = scale.measure_batch(own, ["2025-01-28", "2025-01-29"], 5, 4)
+    assert own.ran == ["scale-batch-online", "scale-batch-0"] and got["batch_online"]["baseline"] == "own online run"
+    assert summary({**got, "time_scale": 1.0}, 10, 60)["batch_cost_share"] == pytest.approx(0.5)
+    [row] = [r for r in scale.batch_rows(got, summary({**got, "time_scale": 1.0}, 10, 60)) if "S4" in r[0]]
+    assert "own online run" in row[0] and "**50% of online per paper**" in row[1] and row[3]
