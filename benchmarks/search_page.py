@@ -61,7 +61,7 @@ def _wait(page: Any, expression: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not page.evaluate(expression):
         if time.monotonic() > deadline:
-            raise TimeoutError(expression)
+            raise TimeoutError(f"{expression}: {page.evaluate('JSON.stringify(window.hfdSearch)')}")
         time.sleep(0.005)
 
 

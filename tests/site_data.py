@@ -189,6 +189,23 @@ def _sentences(rng: random.Random, topic: list[str], script: str, count: int) ->
     return " ".join(out) if sep else "".join(out)
 
 
+@lru_cache(maxsize=1)
+def _names() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Invented given names (300) and family names (5,000), none of them a filler word: an author's name is as
+    rare in the archive as a real one."""
+    rng = random.Random("names")
+    filler = set(_filler("en")[0])
+    syllables = [c + v for c in "bcdfghjklmnprstvwyz" for v in ("a", "e", "i", "o", "u", "an", "el", "or")]
+    names = [w for w in dict.fromkeys("".join(rng.choice(syllables) for _ in range(rng.randint(2, 3)))
+                                      for _ in range(8000)) if w not in filler]
+    return tuple(n.capitalize() for n in names[:300]), tuple(n.capitalize() for n in names[300:5300])
+
+
+def _person(rng: random.Random) -> str:
+    given, family = _names()
+    return f"{rng.choice(given)} {rng.choice(family)}"
+
+
 def _topic(rng: random.Random, odds: dict[str, float]) -> list[str]:
     return [w for w, share in odds.items() if rng.random() < share]
 
@@ -202,7 +219,7 @@ def synthetic_paper(rng: random.Random, arxiv_id: str, day: str, rank: int) -> P
         arxiv_id=arxiv_id,
         title=title,
         abstract=_sentences(rng, en, "en", 8),
-        authors=[f"Author {rng.randint(1, 9999)}" for _ in range(rng.choice((3, 6, 9, 14, 30)))],
+        authors=[_person(rng) for _ in range(rng.choice((3, 6, 9, 14, 30)))],
         upvotes=rng.randint(0, 200),
         published_at=at(day) - timedelta(days=rng.randint(0, 5)),
         feed_rank=rank,

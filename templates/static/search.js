@@ -218,6 +218,8 @@
     el.scope.addEventListener("change", () => { run(el.input.value.slice(0, 200)); syncUrl(); });
     el.more.addEventListener("click", () => { showMore(); });
     document.querySelectorAll(".lang-btn").forEach((b) => b.addEventListener("click", () => {
+      // A reader who switches language is about to search in it: its indexes start loading now.
+      if (!engine.failed && LANGS.includes(b.dataset.lang)) instance(b.dataset.lang).catch(() => {});
       if (el.scope.value !== "all" && el.input.value) run(el.input.value.slice(0, 200));
     }));
     // Load the engine up front: a reader who cannot search here learns it before typing.
