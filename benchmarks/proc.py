@@ -51,22 +51,36 @@ def wait_idle(pid: int, busy: float = 0.1, window: float = 0.5, timeout: float =
 
 def tree_rss(root: int) -> tuple[int, int]:
     """(bytes resident in `root` and all its descendants, number of processes), summed RSS."""
+    members = tree_members(root)
+    return sum(rss for _, rss in members), len(members)
+
+
+def tree_members(root: int) -> list[tuple[int, int]]:
+    """(pid, bytes resident) of `root` and each of its descendants."""
     table: dict[int, tuple[int, int]] = {}
     for entry in _PROC.iterdir():
         if entry.name.isdigit() and (info := _stat(int(entry.name))) is not None:
             table[int(entry.name)] = info
     if root not in table:
-        return 0, 0
+        return []
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    total, count, todo = 0, 0, [root]
+    members, todo = [], [root]
     while todo:
         pid = todo.pop()
-        total += table[pid][1]
-        count += 1
+        members.append((pid, table[pid][1]))
         todo += children.get(pid, [])
-    return total, count
+    return members
+
+
+def _name(pid: int) -> str:
+    """A short name for a process: its module (`-m X`), else the end of its command line."""
+    try:
+        cmd = (_PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+    return (cmd.split(" -m ", 1)[1] if " -m " in cmd else cmd.rsplit("/", 1)[-1])[-40:]
 
 
 class TreeMemorySampler:
@@ -77,14 +91,17 @@ class TreeMemorySampler:
         self.interval = interval
         self.peak = 0
         self.peak_processes = 0
+        self.peak_members: list[tuple[str, float]] = []  # (name, MB) of each process at the peak, largest first
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss, count = tree_rss(self.root)
+            members = tree_members(self.root)
+            rss = sum(r for _, r in members)
             if rss > self.peak:
-                self.peak, self.peak_processes = rss, count
+                self.peak, self.peak_processes = rss, len(members)
+                self.peak_members = sorted(((_name(pid), r / 2**20) for pid, r in members), key=lambda m: -m[1])
             self._stop.wait(self.interval)
 
     def __enter__(self) -> TreeMemorySampler:
