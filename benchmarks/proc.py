@@ -14,15 +14,16 @@ _PROC = Path("/proc")
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, resident bytes) of `pid`, or None once it is gone."""
+def _stat(pid: int) -> tuple[int, int, tuple[str, ...]] | None:
+    """(parent pid, resident bytes, address-space layout) of `pid`, or None once it is gone."""
     try:
         stat = (_PROC / str(pid) / "stat").read_text()
         resident = int((_PROC / str(pid) / "statm").read_text().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return None
     fields = stat[stat.rfind(")") + 2 :].split()  # the command name may hold spaces and parentheses
-    return int(fields[1]), resident
+    # startcode, endcode, startstack, start_brk: randomized by every exec, equal in a child not exec'd yet
+    return int(fields[1]), resident, (fields[23], fields[24], fields[25], fields[44] if len(fields) > 44 else "")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -56,7 +57,12 @@ def tree_rss(root: int) -> tuple[int, int]:
 
 
 def tree_members(root: int) -> list[tuple[int, int]]:
-    """(pid, bytes resident) of `root` and each of its descendants."""
+    """(pid, bytes resident) of `root` and each of its descendants, each address space counted once.
+
+    A child between its spawn and its exec runs in its parent's memory (vfork, as subprocess does on Linux) or in
+    a copy-on-write copy of it (fork): /proc shows it with the parent's whole RSS although no page is added. Such a
+    child (same layout as its parent) counts 0 bytes here; summed naively, each spawn (a Pagefind run, a flow-run
+    process) could add a phantom copy of the parent to a peak, more often the more spawns a run makes."""
     table: dict[int, tuple[int, int]] = {}
     for entry in _PROC.iterdir():
         if entry.name.isdigit() and (info := _stat(int(entry.name))) is not None:
@@ -64,12 +70,14 @@ def tree_members(root: int) -> list[tuple[int, int]]:
     if root not in table:
         return []
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
     members, todo = [], [root]
     while todo:
         pid = todo.pop()
-        members.append((pid, table[pid][1]))
+        ppid, resident, layout = table[pid]
+        same = pid != root and ppid in table and table[ppid][2] == layout
+        members.append((pid, 0 if same else resident))
         todo += children.get(pid, [])
     return members
 
