@@ -35,6 +35,30 @@ def _rss(pid: int) -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _breakdown(root: int, skip: list[int]) -> str:
+    """The tree's processes (but `skip`'s) as `name RSS`, largest first."""
+    kids: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            kids.setdefault(int(stat[stat.rfind(")") + 2:].split()[1]), []).append(int(entry.name))
+    parts, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in skip:
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            parts.append((_rss(pid), cmd.split(" -m ")[-1].split(";")[-1][:24].strip() or cmd[:24]))
+        except OSError:
+            pass
+        todo += kids.get(pid, [])
+    return ", ".join(f"{name} {rss / 2**20:.0f}" for rss, name in sorted(parts, reverse=True))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=60)
@@ -42,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--end", default="2025-01-29")
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--trace", action="store_true", help="tracemalloc: top growing lines (slow)")
+    parser.add_argument("--limits", action="store_true",
+                        help="the scale suite's provider limits, latencies and budgets (time scale 1) instead of none")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="hfdaily-memgrowth-"))
@@ -59,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     dates = [(last - timedelta(days=args.days - 1 - i)).isoformat() for i in range(args.days)]
     pid = os.getpid()
     if args.trace:
-        tracemalloc.start(8)
+        tracemalloc.start(1)
     rows: list[dict[str, Any]] = []
     first: list[tracemalloc.Snapshot] = []
     began = time.monotonic()
@@ -75,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         return tree, procs
 
     peak = [0]
-    window = {"main": 0, "tree": 0, "procs": 0}  # the largest sizes since the last date finished
+    window: dict[str, Any] = {"main": 0, "tree": 0, "procs": 0, "parts": ""}  # the largest since the last date
     stop = threading.Event()
 
     def sample() -> None:
@@ -84,30 +110,29 @@ def main(argv: list[str] | None = None) -> None:
             peak[0] = max(peak[0], tree)
             window["main"] = max(window["main"], _rss(pid))
             if tree > window["tree"]:
-                window["tree"], window["procs"] = tree, procs
+                window.update(tree=tree, procs=procs, parts=_breakdown(pid, helpers))
 
     def after_date() -> bool:
         done = release()
         tree, procs = measured()
         row = {"n": len(rows) + 1, "s": time.monotonic() - began, "rss": _rss(pid) / 2**20,
                "tree": tree / 2**20, "procs": procs, "peak_main": window["main"] / 2**20,
-               "peak_tree": window["tree"] / 2**20, "peak_procs": window["procs"]}
-        window.update(main=0, tree=0, procs=0)
+               "peak_tree": window["tree"] / 2**20, "peak_procs": window["procs"],
+               "blocks": sys.getallocatedblocks()}
+        say(f"    at the tree's peak: {window['parts']}")
+        window.update(main=0, tree=0, procs=0, parts="")
         if args.trace:
             row["py"] = tracemalloc.get_traced_memory()[0] / 2**20
             snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
-            if not first:
+            if row["n"] == 5:  # after the first dates have warmed every cache up
                 first.append(snap)
-            elif row["n"] % 10 == 0:
-                for stat in snap.compare_to(first[0], "traceback")[:6]:
-                    say(f"    {stat.size_diff / 2**10:+9.0f} KiB {stat.count_diff:+7d} blocks "
-                        f"{stat.traceback.format()[-1].strip()[:150]}")
-                    for line in stat.traceback.format()[-8:-1]:
-                        say(f"        {line.strip()[:150]}")
+            elif first and row["n"] % 5 == 0:
+                for stat in snap.compare_to(first[0], "lineno")[:12]:
+                    say(f"    {stat.size_diff / 2**10:+9.0f} KiB {stat.count_diff:+7d} blocks {stat.traceback[0]}")
         rows.append(row)
         say(f"date {row['n']:3d} at {row['s']:6.0f} s: main {row['rss']:6.1f} MB, tree {row['tree']:6.1f} MB "
             f"({procs} processes); since the last date: main peak {row['peak_main']:6.1f} MB, tree peak "
-            f"{row['peak_tree']:6.1f} MB ({row['peak_procs']} processes)"
+            f"{row['peak_tree']:6.1f} MB ({row['peak_procs']} processes); {row['blocks']} Python blocks"
             + (f", python {row['py']:6.1f} MB" if args.trace else ""))
         return done
 
@@ -118,7 +143,13 @@ def main(argv: list[str] | None = None) -> None:
             client = SandboxClient(proc.url)
             client.reset()
             client.config(papers_per_day=args.papers)
-            client.latency(hf=0, pdf=0, llm=0)
+            if args.limits:
+                from benchmarks.scale import arm, budget_env
+
+                arm(client, args.papers, 1.0)
+                os.environ.update(budget_env(1.0) | {"HFDAILY_MAX_WORKERS": "16", "HFDAILY_PDF_CONCURRENCY": "4"})
+            else:
+                client.latency(hf=0, pdf=0, llm=0)
             os.environ.update(sandbox_env(proc.url, tmp))
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
