@@ -14,15 +14,16 @@ _PROC = Path("/proc")
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, resident bytes) of `pid`, or None once it is gone."""
+def _stat(pid: int) -> tuple[int, int, tuple[str, ...]] | None:
+    """(parent pid, resident bytes, address-space layout) of `pid`, or None once it is gone."""
     try:
         stat = (_PROC / str(pid) / "stat").read_text()
         resident = int((_PROC / str(pid) / "statm").read_text().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return None
     fields = stat[stat.rfind(")") + 2 :].split()  # the command name may hold spaces and parentheses
-    return int(fields[1]), resident
+    # startcode, endcode, startstack, start_brk: randomized by every exec, equal in a child not exec'd yet
+    return int(fields[1]), resident, (fields[23], fields[24], fields[25], fields[44] if len(fields) > 44 else "")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -51,22 +52,43 @@ def wait_idle(pid: int, busy: float = 0.1, window: float = 0.5, timeout: float =
 
 def tree_rss(root: int) -> tuple[int, int]:
     """(bytes resident in `root` and all its descendants, number of processes), summed RSS."""
+    members = tree_members(root)
+    return sum(rss for _, rss in members), len(members)
+
+
+def tree_members(root: int) -> list[tuple[int, int]]:
+    """(pid, bytes resident) of `root` and each of its descendants, each address space counted once.
+
+    A child between its spawn and its exec runs in its parent's memory (vfork, as subprocess does on Linux) or in
+    a copy-on-write copy of it (fork): /proc shows it with the parent's whole RSS although no page is added. Such a
+    child (same layout as its parent) counts 0 bytes here; summed naively, each spawn (a Pagefind run, a flow-run
+    process) could add a phantom copy of the parent to a peak, more often the more spawns a run makes."""
     table: dict[int, tuple[int, int]] = {}
     for entry in _PROC.iterdir():
         if entry.name.isdigit() and (info := _stat(int(entry.name))) is not None:
             table[int(entry.name)] = info
     if root not in table:
-        return 0, 0
+        return []
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    total, count, todo = 0, 0, [root]
+    members, todo = [], [root]
     while todo:
         pid = todo.pop()
-        total += table[pid][1]
-        count += 1
+        ppid, resident, layout = table[pid]
+        same = pid != root and ppid in table and table[ppid][2] == layout
+        members.append((pid, 0 if same else resident))
         todo += children.get(pid, [])
-    return total, count
+    return members
+
+
+def _name(pid: int) -> str:
+    """A short name for a process: its module (`-m X`), else the end of its command line."""
+    try:
+        cmd = (_PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+    return (cmd.split(" -m ", 1)[1] if " -m " in cmd else cmd.rsplit("/", 1)[-1])[-40:]
 
 
 class TreeMemorySampler:
@@ -77,14 +99,17 @@ class TreeMemorySampler:
         self.interval = interval
         self.peak = 0
         self.peak_processes = 0
+        self.peak_members: list[tuple[str, float]] = []  # (name, MB) of each process at the peak, largest first
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss, count = tree_rss(self.root)
+            members = tree_members(self.root)
+            rss = sum(r for _, r in members)
             if rss > self.peak:
-                self.peak, self.peak_processes = rss, count
+                self.peak, self.peak_processes = rss, len(members)
+                self.peak_members = sorted(((_name(pid), r / 2**20) for pid, r in members), key=lambda m: -m[1])
             self._stop.wait(self.interval)
 
     def __enter__(self) -> TreeMemorySampler:

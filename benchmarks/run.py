@@ -235,6 +235,7 @@ class Bench:
             t_popen=t_popen, t_exit=t_exit, stats=self.sandbox.client.stats(),
             cpu_tree_s=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
             peak_tree_rss_mb=mem.peak / 2**20, peak_tree_processes=mem.peak_processes,
+            peak_tree_members=mem.peak_members,
         )
         body_start = result.get("body_start") or result["t_imported"]
         result["startup_s"] = body_start - t_popen  # interpreter, imports, Prefect client and run creation

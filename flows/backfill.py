@@ -47,7 +47,7 @@ from tasks.childwatch import ChildWatch
 from tasks.dates import calendar_date, yesterday_utc
 from tasks.errors import InvalidDateError, StoreError
 from tasks.log import get_logger
-from tasks.memory import release_freed_memory
+from tasks.memory import limit_malloc_arenas, release_freed_memory
 from tasks.models import DayFile, RunRecord
 from tasks.plan import date_range, plan_backfill
 from tasks.report import summary_line
@@ -283,6 +283,7 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
             deployment do it, until every date is complete. A call is never submitted twice; one a batch
             failed or expired on is made online.
     """
+    limit_malloc_arenas()  # before the child runs start their threads (tasks/memory.py)
     # First thing: a range the form could not check (end before start, out of range) fails the run here, in
     # one line, before any child run exists.
     announce_api_waits()  # the client's waits on a busy API, at INFO (tasks/api_waits.py)

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from tasks.dates import parse_date
 from tasks.errors import HfDailyError
+from tasks.memory import limit_malloc_arenas
 
 DEMO_DATES = ("2025-01-22", "2025-01-23", "2025-01-24")
 MAX_REVIEW = 50  # papers per `hfdaily review` (tasks/arxiv_api.py: MAX_PAPERS; importing it here would load Prefect)
@@ -169,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Exit status: 0 done, 1 the work failed (its one line names the log file), 2 a bad argument or setting
     (nothing was run), 130 interrupted."""
     args = _parse(argv)
+    limit_malloc_arenas()  # before Prefect and the runs start their threads (tasks/memory.py)
     # Before anything imports prefect: its settings are read once, when it is first imported.
     os.environ.update(prefect_defaults(os.environ, Path.cwd()))
     if args.command in NEEDS_SETTINGS:

@@ -30,6 +30,7 @@ from tasks.lanes import LaneTaskRunner
 from tasks.lease import Lease
 from tasks.llm import runner
 from tasks.log import get_logger
+from tasks.memory import limit_malloc_arenas
 from tasks.models import RunRecord, Usage, utcnow
 from tasks.report import publish_progress, publish_run_artifacts
 from tasks.retrying import retry_options
@@ -86,6 +87,7 @@ def daily_digest(date: OptionalRunDate = MISSING, max_cost: Budget = MISSING, re
             queued for the providers' batch APIs at half price and their steps left deferred; a batch backfill
             submits them and a later run collects (README, "Batch backfills").
     """
+    limit_malloc_arenas()  # before this run starts its threads (tasks/memory.py)
     # First thing: a date the form could not check (before 2023-05-01, in the future, not a real day) or a bad
     # setting in this process's environment fails the run here, in one line, before any lock, download or LLM call.
     announce_api_waits()  # the client's waits on a busy API, at INFO (tasks/api_waits.py)

@@ -1,10 +1,17 @@
-"""Give freed memory back to the operating system between the dates of a long backfill.
+"""Give freed memory back to the operating system between the dates of a long backfill, and keep malloc from
+spreading it over many arenas.
 
 Why: one date's run allocates and frees a few hundred MB in bursts (HTTP bodies, PDF texts, day files as JSON and
 pydantic models) across dozens of threads. Python frees the objects — its count of allocated blocks stays flat
 from date to date — but glibc's malloc keeps the freed memory in its per-thread arenas and heap, so the process's
 resident size ratcheted up by ~2.5 MB a date (258 → 308 MB over 20 dates of 25 papers). `malloc_trim(0)` after each
 date returns it: the same 20 dates stay within 244-268 MB (docs/benchmarks.md).
+
+What trimming cannot return: glibc gives each new thread its own arena, up to 8 per core, and a date's run starts
+dozens of threads (its task runner's lanes, HTTP and Prefect's workers), each of which leaves a few live blocks
+scattered in its arena. Python's own allocations stay flat (tracemalloc: 19-33 MB over 30 dates), yet a 60-date
+in-process backfill's resident size kept growing, its peak from 280 to 334 MB. With two arenas
+(`limit_malloc_arenas`, what MALLOC_ARENA_MAX=2 does at process start) the same run peaks at 286 → 307 MB.
 """
 
 from __future__ import annotations
@@ -26,6 +33,17 @@ def _libc() -> Any:
         return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl)
     except OSError:
         return None
+
+
+M_ARENA_MAX = -8  # mallopt parameter (malloc.h)
+ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
+    """At most `arenas` malloc arenas for the threads started from now on (glibc decides its limit when it first
+    needs more than 8, so call this early: at the start of a command or flow). False where malloc is not glibc's."""
+    libc = _libc()
+    return bool(libc is not None and libc.mallopt(M_ARENA_MAX, arenas) == 1)
 
 
 def release_freed_memory() -> bool:

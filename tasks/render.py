@@ -1,6 +1,8 @@
 """Render the static site from the day store (public entry point; the pieces live in `tasks.site`).
 
     load_days(settings)            every valid days/*.json of the data dir, by date
+    load_for_day(settings, date)   what a render of `date` reads: every day's summary, and the day files of only
+                                   the dates whose pages it writes (so its memory does not grow with the store)
     render_site(settings)          rebuild every page, feed and asset; remove pages of deleted days
     render_for_day(settings, date) only what a daily run over `date` changes, in parts: each date's own pages
                                    (`render-DATE`) and the shared ones (`render-shared`); a runner given as `run`
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -33,6 +35,7 @@ from tasks.site.pages import (
     Target,
     all_targets,
     day_relpath,
+    days_read,
     feed_files,
     render_archive,
     render_day,
@@ -44,27 +47,26 @@ from tasks.site.pages import (
     targets_for_day,
     unpublished_pages,
 )
+from tasks.site.summary import DaySummary, summarize
 from tasks.storage import Storage
-from tasks.store import DAYS, site_lease
+from tasks.store import DAYS, day_key, site_lease
 
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH = re.compile(r"^\d{4}-\d{2}$")
 SHARED = "render-shared"  # the part of a render that writes the pages every date shares
+READ_CHUNK = 32  # day files read at once (a bucket reads them in parallel); parsed, then summarized or kept
 
 
 def day_page_key(date: str) -> str:
     return day_relpath(date)
 
 
-def load_days(settings: Settings, digests: dict[str, str] | None = None) -> dict[str, DayFile]:
-    """Every readable day file, keyed and sorted by date; unreadable or mismatched files are logged and
-    skipped so that one bad file never takes the whole site down. `digests`, if given, receives each loaded
-    file's SHA-256 by date (what a cached render is keyed on)."""
-    store = settings.data
+def _day_keys(store: Storage) -> list[str]:
+    """The keys of the day files, in date order (others are logged and left alone)."""
     keys = store.list(DAYS)
     if not keys:
         get_logger().warning("no day store at %s: rendering an empty site", store.describe(DAYS))
-        return {}
+        return []
     wanted = []
     for key in keys:
         name = key.rsplit("/", 1)[-1]
@@ -74,21 +76,64 @@ def load_days(settings: Settings, digests: dict[str, str] | None = None) -> dict
             get_logger().warning("skipping %s: not named YYYY-MM-DD.json", store.describe(key))
             continue
         wanted.append(key)
+    return sorted(wanted)
+
+
+def _read_days(store: Storage, keys: list[str]) -> Iterator[tuple[DayFile, str]]:
+    """Each readable day file of `keys` with its SHA-256, a chunk of files at a time (never the whole store in
+    memory); unreadable or mismatched files are logged and skipped so that one bad file never takes the whole
+    site down."""
+    for i in range(0, len(keys), READ_CHUNK):
+        for key, raw in sorted(store.read_many(keys[i:i + READ_CHUNK]).items()):
+            stem = key.rsplit("/", 1)[-1].removesuffix(".json")
+            try:
+                day = DayFile.model_validate_json(raw)
+            except (ValidationError, ValueError) as exc:
+                get_logger().error("skipping unreadable day file %s: %s", store.describe(key),
+                                   str(exc).splitlines()[0])
+                continue
+            if day.date != stem:
+                get_logger().error("skipping %s: it holds date %s", store.describe(key), day.date)
+                continue
+            yield day, hashlib.sha256(raw).hexdigest()
+
+
+def load_days(settings: Settings, digests: dict[str, str] | None = None) -> dict[str, DayFile]:
+    """Every readable day file, keyed and sorted by date. `digests`, if given, receives each loaded file's SHA-256
+    by date (what a cached render is keyed on)."""
     days: dict[str, DayFile] = {}
-    for key, raw in sorted(store.read_many(wanted).items()):
-        stem = key.rsplit("/", 1)[-1].removesuffix(".json")
-        try:
-            day = DayFile.model_validate_json(raw)
-        except (ValidationError, ValueError) as exc:
-            get_logger().error("skipping unreadable day file %s: %s", store.describe(key), str(exc).splitlines()[0])
-            continue
-        if day.date != stem:
-            get_logger().error("skipping %s: it holds date %s", store.describe(key), day.date)
-            continue
+    for day, digest in _read_days(settings.data, _day_keys(settings.data)):
         days[day.date] = day
         if digests is not None:
-            digests[day.date] = hashlib.sha256(raw).hexdigest()
+            digests[day.date] = digest
     return days
+
+
+def load_for_day(settings: Settings, date: str, digests: dict[str, str]) -> Site:
+    """The site as a render of `date` sees it: every stored day as a summary, and the day files of the dates its
+    pages show (`days_read` of `targets_for_day`), read again after the summaries. `digests` receives every day
+    file's SHA-256 (of the version read last). Should a day file change between the two reads so that the pages
+    need another date (a date's first paper saved meanwhile), every day file is read, as a whole-site render does."""
+    store = settings.data
+    keys = _day_keys(store)
+    summaries: dict[str, DaySummary] = {}
+    for day, digest in _read_days(store, keys):
+        summaries[day.date] = summarize(day)
+        digests[day.date] = digest
+    images = SiteImages(settings.data, settings.site)
+    outline = Site({}, TEMPLATES_DIR, summaries=summaries)
+    wanted = days_read(outline, targets_for_day(outline, date))
+    days: dict[str, DayFile] = {}
+    for day, digest in _read_days(store, [day_key(d) for d in sorted(wanted)]):
+        days[day.date] = day
+        summaries[day.date] = summarize(day)
+        digests[day.date] = digest
+    site = Site(days, TEMPLATES_DIR, images=images, summaries=summaries)
+    if not days_read(site, targets_for_day(site, date)) <= set(days):
+        get_logger().info("day files changed while %s was rendered: reading every day file", date)
+        digests.clear()
+        site = Site(load_days(settings, digests), TEMPLATES_DIR, images=images)
+    return site
 
 
 def render_site(settings: Settings) -> list[str]:
@@ -162,8 +207,8 @@ def render_for_day(settings: Settings, date: str, run: PartRunner = render_part)
     """
     with site_lease(settings) as lease:
         digests: dict[str, str] = {}
-        site = Site(load_days(settings, digests), TEMPLATES_DIR, images=SiteImages(settings.data, settings.site))
-        if date not in site.days:
+        site = load_for_day(settings, date, digests)
+        if date not in site.summaries:
             get_logger().warning("no stored day %s: re-rendering its neighbours and the overview pages only", date)
         elif date not in site.dates:
             get_logger().info("%s has no papers (yet): no day page; the home page stays on %s", date, site.latest)

@@ -4,7 +4,8 @@ pages, `render-shared` for months, home, archive, feeds and search) is a task ru
 Cached on the content of what the part reads, not on the task's source: the SHA-256 of the day files it reads, a
 digest of the templates folder, `RENDER_VERSION`, and the settings that change its output. A date's own pages read
 their day file, their neighbours' dates and their papers' canonical institutions (which depend on every day); the
-shared pages read every day file. An unchanged part is a cache hit (state Cached) and writes nothing, but only while
+shared pages read every day's summary (tasks/site/summary.py) and the day files of the days they show, so they are
+keyed on every day file. An unchanged part is a cache hit (state Cached) and writes nothing, but only while
 its pages (and pictures) are still on the site: a missing one makes the part render again (refreshing its record).
 Records live in `<data>/cache/render`, beside the PDF caches.
 

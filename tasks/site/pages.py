@@ -19,8 +19,8 @@ from tasks.site.images import SiteImages
 from tasks.site.institutions import Institutions, load_aliases
 from tasks.site.jinja import SEARCH_CSP, environment
 from tasks.site.safety import script_json
+from tasks.site.summary import DaySummary, summarize
 from tasks.site.zh import reading
-from tasks.steps import empty_is_final, is_published
 
 # A page target: (kind, key). Kinds: day, index, month, archive, zh, feeds, search (a month's index bundle),
 # search-page.
@@ -34,16 +34,19 @@ def day_relpath(date: str) -> str:
 
 @dataclass(eq=False)
 class Site:
-    """All stored days plus the lookups pages need (neighbours, months); caches per-day fragments.
+    """The stored days plus the lookups pages need (neighbours, months); caches per-day fragments.
 
-    `days` holds every stored date; `dates` only the published ones (with papers, `tasks.steps.is_published`):
-    only those get a page, a place in prev/next, the home page and feed entries. `empty` are the stored dates
-    whose feed was empty so far; the archive shows them as days without papers.
+    `summaries` holds every stored date (`tasks.site.summary`); `days` the day files of the dates whose pages are
+    rendered (all of them for a whole-site render; for one date's render those `days_read` names), from which the
+    summaries are made when none are given. `dates` are the published dates (with papers,
+    `tasks.steps.is_published`): only those get a page, a place in prev/next, the home page and feed entries.
+    `empty` are the stored dates whose feed was empty so far; the archive shows them as days without papers.
     """
 
     days: dict[str, DayFile]
     templates_dir: Path
     images: SiteImages | None = None  # the pictures on the site; None: cards show every stored picture unchecked
+    summaries: dict[str, DaySummary] = field(default_factory=dict)
     dates: list[str] = field(init=False)
     empty: list[str] = field(init=False)
     months: list[str] = field(init=False)
@@ -53,13 +56,16 @@ class Site:
     _institutions_of: dict[int, list[str]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.dates = sorted(d for d, day in self.days.items() if is_published(day))
-        self.empty = sorted(d for d, day in self.days.items() if not is_published(day))
+        if not self.summaries:
+            self.summaries = {d: summarize(day) for d, day in self.days.items()}
+        self.dates = sorted(d for d, s in self.summaries.items() if s.published)
+        self.empty = sorted(d for d, s in self.summaries.items() if not s.published)
         self.months = sorted({d[:7] for d in self.dates})
 
     @property
     def published(self) -> dict[str, DayFile]:
-        return {d: self.days[d] for d in self.dates}
+        """The published days read (for one date's render: at least the feeds' window, `days_read`)."""
+        return {d: self.days[d] for d in self.dates if d in self.days}
 
     @property
     def env(self) -> Environment:
@@ -78,7 +84,10 @@ class Site:
         return self.dates[i] if i < len(self.dates) else None
 
     def month_days(self, month: str) -> list[DayFile]:
-        return [self.days[d] for d in self.dates if d.startswith(month)]
+        return [self.days[d] for d in self.month_dates(month)]
+
+    def month_dates(self, month: str) -> list[str]:
+        return [d for d in self.dates if d.startswith(month)]
 
     def neighbour_months(self, month: str) -> tuple[str | None, str | None]:
         i = bisect.bisect_left(self.months, month)
@@ -89,7 +98,7 @@ class Site:
     @cached_property
     def institutions(self) -> Institutions:
         """Canonical institutions of every published affiliation (one mapping for the whole site)."""
-        printed = (a for d in self.dates for p in self.days[d].papers for a in p.affiliations)
+        printed = (a for d in self.dates for a in self.summaries[d].affiliations)
         return Institutions(printed, load_aliases(self.templates_dir / "institutions.json"))
 
     def institutions_of(self, paper: PaperRecord) -> list[str]:
@@ -140,10 +149,10 @@ class Site:
     @cached_property
     def topics(self) -> list[tuple[str, int]]:
         """Every topic of the published papers with its number of distinct papers, most frequent first."""
-        seen: dict[str, list[str]] = {}
+        seen: dict[str, tuple[str, ...]] = {}
         for d in self.dates:
-            for p in self.days[d].papers:
-                seen[p.arxiv_id] = views.unique(p.topics)
+            for arxiv_id, topics in self.summaries[d].topics:
+                seen[arxiv_id] = topics
         counts = Counter(t for tags in seen.values() for t in tags)
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))
 
@@ -157,7 +166,7 @@ class Site:
 
 def all_targets(site: Site) -> list[Target]:
     targets: list[Target] = [("day", d) for d in site.dates]
-    targets += [("zh", d) for d in site.dates if site.days[d].zh_reading is not None]
+    targets += [("zh", d) for d in site.dates if site.summaries[d].zh]
     targets += [("month", m) for m in site.months]
     targets += [("index", ""), ("archive", ""), ("feeds", ""), ("search-page", "")]
     targets += [("search", m) for m in site.months]
@@ -172,13 +181,13 @@ def targets_for_day(site: Site, date: str) -> list[Target]:
     so that a page left from before the date was known to be empty no longer links to it."""
     days = [d for d in (site.prev_date(date), date, site.next_date(date)) if d and d in site.dates]
     targets: list[Target] = [("day", d) for d in days]
-    if date in site.dates and site.days[date].zh_reading is not None:
+    if date in site.dates and site.summaries[date].zh:
         targets.append(("zh", date))
     month = date[:7]
     if month in site.months:
         targets.append(("month", month))
         # A month's first stored day creates its page, which changes the neighbouring months' nav links.
-        if len(site.month_days(month)) == 1:
+        if len(site.month_dates(month)) == 1:
             targets += [("month", m) for m in site.neighbour_months(month) if m]
     if site.latest in days or (site.latest or "") < date:
         targets.append(("index", ""))
@@ -189,6 +198,23 @@ def targets_for_day(site: Site, date: str) -> list[Target]:
     if month in site.months:
         targets.append(("search", month))
     return targets
+
+
+def days_read(site: Site, targets: list[Target]) -> set[str]:
+    """The dates whose day files the targets' pages are made of (beyond every day's summary): the day and zh
+    pages' own dates, every published date of a month page or search bundle, the home page's latest date, and the
+    feeds' window (the latest TOPIC_FEED_DAYS published dates)."""
+    dates: set[str] = set()
+    for kind, key in targets:
+        if kind in ("day", "zh"):
+            dates.add(key)
+        elif kind in ("month", "search"):
+            dates.update(site.month_dates(key))
+        elif kind == "index" and site.latest:
+            dates.add(site.latest)
+        elif kind == "feeds":
+            dates.update(site.dates[-TOPIC_FEED_DAYS:])
+    return dates
 
 
 def shown_papers(site: Site, targets: list[Target]) -> list[PaperRecord]:
@@ -303,8 +329,8 @@ def render_search(site: Site, indexed: bool) -> str:
 
 
 def render_archive(site: Site) -> str:
-    counts = {d: len(site.days[d].papers) for d in site.dates}
-    empty = {d: empty_is_final(site.days[d]) for d in site.empty}
+    counts = {d: site.summaries[d].papers for d in site.dates}
+    empty = {d: site.summaries[d].final for d in site.empty}
     return site.env.get_template("archive.html").render(
         root="", months=aggregate.archive_calendar(counts, empty), month_pages=set(site.months),
         data=script_json({"kind": "archive"}),

@@ -24,3 +24,46 @@ def test_freed_memory_is_returned_after_a_burst():
     assert release_freed_memory()
     assert held - _rss_mb() > 100, "the freed 150 MB stayed resident"
     assert len(keep) == 100_000
+
+
+_COUNT_ARENAS = """
+import ctypes, ctypes.util, os, sys, tempfile, threading
+from tasks.memory import limit_malloc_arenas
+if sys.argv[1] == "limited":
+    assert limit_malloc_arenas()
+kept = []
+together = threading.Barrier(12)  # all alive at once: none hands its arena on to the next
+def work():
+    together.wait()
+    kept.append([bytes(2000) for _ in range(200)])  # malloc'd blocks (above pymalloc's 512 bytes) in this thread
+    together.wait()
+threads = [threading.Thread(target=work) for _ in range(12)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile() as out:
+    fp = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(fp))
+    libc.fclose(ctypes.c_void_p(fp))
+    print(open(out.name).read().count("<heap nr="))
+"""
+
+
+def _arenas(mode: str) -> int:
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _COUNT_ARENAS, mode], cwd=root, capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_threads_share_two_malloc_arenas_once_limited():
+    """Each new thread gets its own arena otherwise (up to 8 a core), where its leftovers pin memory."""
+    assert _arenas("limited") <= 2 < _arenas("default")

@@ -11,8 +11,9 @@ import pytest
 
 import tasks.render
 from tasks.models import DayFile, RunRecord
-from tasks.render import load_days, render_for_day
+from tasks.render import load_for_day, render_for_day
 from tasks.settings import Settings
+from tasks.site.pages import Site
 from tasks.store import save_day
 from tests.site_data import paper as site_paper
 
@@ -35,14 +36,14 @@ def test_parallel_renders_leave_every_date_on_the_shared_pages(tmp_path: Path,
     settings = Settings(_env_file=None, HFDAILY_DATA_DIR=tmp_path / "data", HFDAILY_SITE_DIR=tmp_path / "site")
     a_loaded, b_rendered = threading.Event(), threading.Event()
 
-    def slow_load(s: Settings, *rest: Any) -> dict[str, DayFile]:
-        days = load_days(s, *rest)
+    def slow_load(s: Settings, *rest: Any) -> Site:
+        site = load_for_day(s, *rest)
         if threading.current_thread().name == "run-a":
             a_loaded.set()
             b_rendered.wait(timeout=2)  # with the lock B cannot render meanwhile: this wait runs out
-        return days
+        return site
 
-    monkeypatch.setattr(tasks.render, "load_days", slow_load)
+    monkeypatch.setattr(tasks.render, "load_for_day", slow_load)
 
     def run_a() -> None:
         _store_day(settings, "2025-01-20", "2501.00020")

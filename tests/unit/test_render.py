@@ -445,6 +445,78 @@ def test_render_for_an_old_day_leaves_index_and_feeds_alone(tmp_path: Path) -> N
                        f"zh/{store[3].date}.html", f"m/{store[3].date[:7]}.html", "archive.html", "search.html"}
 
 
+@pytest.fixture(scope="module")
+def two_months(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, list[DayFile]]:
+    """45 weekdays (January to early March) of 3 papers, an empty Saturday among them, rendered whole."""
+    root = tmp_path_factory.mktemp("two-months")
+    s = Settings(data_dir=root / "data", site_dir=root / "whole", site_url=SITE_URL)
+    store = synthetic_store(n_days=45, per_day=3)
+    write_store(Path(s.data_dir, "days"), [*store, _empty_day("2025-02-08", "2025-02-11T08:00")])
+    render_site(s)
+    return s, store
+
+
+@pytest.mark.parametrize("pick", ["old", "first of a month", "empty", "latest"])
+def test_a_dates_render_writes_the_same_bytes_as_a_whole_site_render(two_months: tuple[Settings, list[DayFile]],
+                                                                     tmp_path: Path, pick: str) -> None:
+    """A date's render reads only the day files of its pages (plus every day's summary): each page it writes, into
+    an empty site, is byte for byte the page the whole-site render wrote from every day file."""
+    whole, store = two_months
+    date = {"old": store[3].date, "first of a month": "2025-02-03", "empty": "2025-02-08",
+            "latest": store[-1].date}[pick]
+    s = Settings(data_dir=whole.data_dir, site_dir=tmp_path / "site", site_url=SITE_URL)
+    written = render_for_day(s, date)
+    pages = [k for k in written if not k.startswith(("pagefind/", "static/", "u/"))]
+    assert "archive.html" in pages and len(pages) >= 4
+    for key in pages:
+        assert (tmp_path / "site" / key).read_bytes() == (Path(whole.site_dir) / key).read_bytes(), key
+    signatures = [k for k in written if k.endswith("hfdaily-index.sha256")]  # the month's search records
+    assert signatures and all((tmp_path / "site" / k).read_bytes() == (Path(whole.site_dir) / k).read_bytes()
+                              for k in signatures)
+
+
+def test_a_dates_render_keeps_only_the_day_files_its_pages_show(two_months: tuple[Settings, list[DayFile]]) -> None:
+    """An old date's render holds its month's day files; the latest date's its month and the feeds' window. Not
+    the store: memory that does not grow with the number of stored dates."""
+    from tasks.render import load_for_day
+
+    whole, store = two_months
+    digests: dict[str, str] = {}
+    old = load_for_day(whole, store[3].date, digests)
+    assert set(old.days) == {d.date for d in store if d.date.startswith("2025-01")}
+    assert len(old.summaries) == len(digests) == len(store) + 1  # every date, the empty one too
+    latest = load_for_day(whole, store[-1].date, {})
+    assert set(latest.days) == {d.date for d in store[-TOPIC_FEED_DAYS:]} | {d.date for d in store
+                                                                             if d.date.startswith("2025-03")}
+
+
+def test_a_date_whose_pages_need_more_after_the_second_read_reads_every_day_file(
+        two_months: tuple[Settings, list[DayFile]], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Should the day files read again show that the pages need a day not read (a file changed between the reads),
+    the render reads them all rather than fail on a missing day."""
+    import tasks.render
+    from tasks.render import load_for_day
+    from tasks.site.pages import Site, Target
+
+    whole, store = two_months
+    first = [True]
+    real = tasks.render.days_read
+
+    def short_the_first_time(site: Site, targets: list[Target]) -> set[str]:
+        wanted = real(site, targets)
+        if first[0]:
+            first[0] = False
+            return set(sorted(wanted)[1:])
+        return wanted
+
+    monkeypatch.setattr(tasks.render, "days_read", short_the_first_time)
+    with caplog.at_level(logging.INFO):
+        site = load_for_day(whole, store[3].date, {})
+    assert set(site.days) == {d.date for d in store} | {"2025-02-08"}
+    assert "reading every day file" in caplog.text
+
+
 def test_render_for_day_rewrites_changed_static_assets(settings: Settings, site: Path) -> None:
     (site / "static" / "site.css").write_text("/* stale */", encoding="utf-8")
     written = render_for_day(settings, "2025-01-20")
