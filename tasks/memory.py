@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 import sys
 from functools import lru_cache
 from typing import Any
@@ -42,6 +43,7 @@ ARENAS = 2
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """At most `arenas` malloc arenas for the threads started from now on (glibc decides its limit when it first
     needs more than 8, so call this early: at the start of a command or flow). False where malloc is not glibc's."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))  # the processes this one starts begin with the cap
     libc = _libc()
     return bool(libc is not None and libc.mallopt(M_ARENA_MAX, arenas) == 1)
 

@@ -67,3 +67,15 @@ def _arenas(mode: str) -> int:
 def test_threads_share_two_malloc_arenas_once_limited():
     """Each new thread gets its own arena otherwise (up to 8 a core), where its leftovers pin memory."""
     assert _arenas("limited") <= 2 < _arenas("default")
+
+
+def test_processes_started_after_the_limit_begin_with_it(monkeypatch):
+    """A served run or a worker's flow-run process starts from this environment: it gets the cap from its start."""
+    from tasks.memory import limit_malloc_arenas
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    limit_malloc_arenas()
+    assert os.environ["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # the operator's own choice stays
+    limit_malloc_arenas()
+    assert os.environ["MALLOC_ARENA_MAX"] == "4"
