@@ -228,14 +228,26 @@ def _wait_for(run_id: UUID, date: str, settings: Settings) -> tuple[Any, str | N
             time.sleep(POLL_SECONDS)
 
 
+MARK_ATTEMPTS = 3
+
+
 def _mark_crashed(run_id: UUID, reason: str) -> None:
+    """Set the dead run Crashed and read it back: a busy server may refuse the write, and the date is started
+    again all the same, so a stale Running in the dashboard is all a failure here costs."""
     from prefect.client.orchestration import get_client
 
-    try:
-        with get_client(sync_client=True) as client:
-            client.set_flow_run_state(run_id, Crashed(message=f"its worker stopped: {reason}"), force=True)
-    except Exception as exc:  # the dashboard shows a stale state; the date is started again all the same
-        get_logger().warning("could not mark run %s Crashed: %s", run_id, exc)
+    error: Exception | None = None
+    for attempt in range(MARK_ATTEMPTS):
+        try:
+            with get_client(sync_client=True) as client:
+                client.set_flow_run_state(run_id, Crashed(message=f"its worker stopped: {reason}"), force=True)
+                if client.read_flow_run(run_id).state_name == "Crashed":
+                    return
+                error = RuntimeError("the server still shows another state")
+        except Exception as exc:
+            error = exc
+        time.sleep(1 + attempt)
+    get_logger().warning("could not mark run %s Crashed: %s", run_id, error)
 
 
 def _failure(state: State | None) -> str | None:

@@ -18,6 +18,8 @@ def test_spawning_children_adds_no_phantom_copy_of_the_parent() -> None:
     for i in range(0, len(ballast), 4096):
         ballast[i] = 1
     own = dict(tree_members(os.getpid()))[os.getpid()]
+    # In a whole test session this process may have children of its own already (servers, worker pools).
+    tree = sum(rss for _, rss in tree_members(os.getpid()))
     with TreeMemorySampler(os.getpid(), interval=0.0005) as mem:
         began = time.monotonic()
         spawns = 0
@@ -25,7 +27,8 @@ def test_spawning_children_adds_no_phantom_copy_of_the_parent() -> None:
             subprocess.run(["true"], check=True)
             spawns += 1
     assert spawns > 50
-    assert mem.peak < own + 40 * 2**20, f"peak {mem.peak / 2**20:.0f} MB for a {own / 2**20:.0f} MB process"
+    assert mem.peak < tree + 40 * 2**20, (f"peak {mem.peak / 2**20:.0f} MB for a tree of {tree / 2**20:.0f} MB "
+                                          f"(this process {own / 2**20:.0f} MB)")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
