@@ -146,6 +146,12 @@ def write_store(days_dir: Path, days: list[DayFile]) -> None:
         (days_dir / f"{day.date}.json").write_text(day.model_dump_json(indent=1), encoding="utf-8")
 
 
+def _invent(rng: random.Random, syllables: list[str], draws: int, shortest: int, longest: int) -> list[str]:
+    """Distinct invented words of `shortest` to `longest` syllables, in the order first drawn."""
+    return list(dict.fromkeys("".join(rng.choice(syllables) for _ in range(rng.randint(shortest, longest)))
+                              for _ in range(draws)))
+
+
 @lru_cache(maxsize=3)
 def _filler(script: str) -> tuple[tuple[str, ...], list[float]]:
     """3,000 invented words of one script and their cumulative Zipf weights (the k-th word's weight 1/k): a few
@@ -159,8 +165,7 @@ def _filler(script: str) -> tuple[tuple[str, ...], list[float]]:
     }[script]
     rng = random.Random(script)
     size = 2 if script == "zh" else 3
-    words = tuple(dict.fromkeys("".join(rng.choice(syllables) for _ in range(rng.randint(size - 1, size + 1)))
-                                for _ in range(3600)))[:3000]
+    words = tuple(_invent(rng, syllables, 3600, size - 1, size + 1))[:3000]
     total, cumulative = 0.0, []
     for k in range(1, len(words) + 1):
         total += 1 / k
@@ -196,8 +201,7 @@ def _names() -> tuple[tuple[str, ...], tuple[str, ...]]:
     rng = random.Random("names")
     filler = set(_filler("en")[0])
     syllables = [c + v for c in "bcdfghjklmnprstvwyz" for v in ("a", "e", "i", "o", "u", "an", "el", "or")]
-    names = [w for w in dict.fromkeys("".join(rng.choice(syllables) for _ in range(rng.randint(2, 3)))
-                                      for _ in range(8000)) if w not in filler]
+    names = [w for w in _invent(rng, syllables, 8000, 2, 3) if w not in filler]
     return tuple(n.capitalize() for n in names[:300]), tuple(n.capitalize() for n in names[300:5300])
 
 
