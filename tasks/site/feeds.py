@@ -1,7 +1,7 @@
 """Atom and JSON Feed 1.1 of the latest papers: one pair per language (ru, en, zh) and one per topic and language,
 with absolute links built from `site_url`.
 
-Built with ElementTree / json rather than templates so that escaping and well-formedness come for free. Only
+Atom is written as text with every value escaped (tasks/site/xml_text.py), JSON Feed with json: not templates. Only
 published days (with papers) are passed in: an empty date never becomes an entry or moves `updated`.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
@@ -20,6 +19,7 @@ from markupsafe import Markup
 from tasks.models import DayFile, PaperRecord
 from tasks.site.i18n import LANGS
 from tasks.site.views import emoji, localized, paper_links, tag_label, unique
+from tasks.site.xml_text import xml_attr, xml_text
 
 FEED_DAYS = 7  # a language feed holds the papers of this many latest published days
 TOPIC_FEED_DAYS = 30  # a topic is rarer: its feed looks back further ...
@@ -169,44 +169,49 @@ def _home(site_url: str, lang: str) -> str:
     return absolute(site_url, "index.html" if lang == FEED_LANG else f"index.html?lang={lang}")
 
 
+def _atom_entry(site_url: str, day: DayFile, paper: PaperRecord, lang: str, memo: Memo | None) -> str:
+    title, desc, html = _entry_texts(paper, lang, memo)
+    # The arXiv URL is the paper's stable identity, so a paper listed again later is not a new entry.
+    lines = [f"<id>{xml_text(paper.arxiv_url)}</id>", f"<title>{xml_text(title)}</title>",
+             f"<updated>{_utc(day_time(day))}</updated>"]
+    if paper.published_at:
+        lines.append(f"<published>{_utc(paper.published_at)}</published>")
+    lines += [f'<link rel="alternate" type="text/html" href="{xml_attr(_entry_url(site_url, day, paper, lang))}" />',
+              f'<link rel="related" href="{xml_attr(paper.arxiv_url)}" />']
+    lines += [f"<author><name>{xml_text(name)}</name></author>"
+              for name in unique(paper.authors)[:FEED_AUTHORS_SHOWN] or ["unknown"]]
+    lines += [f'<category term="{xml_attr(tag)}" label="{xml_attr(tag_label(tag))}" />' for tag in unique(paper.topics)]
+    lines += [f"<summary>{xml_text(desc)}</summary>", f'<content type="html">{xml_text(html)}</content>']
+    return "  <entry>\n" + "".join(f"    {line}\n" for line in lines) + "  </entry>\n"
+
+
 def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None,
-              memo: Memo | None = None) -> bytes:
+              memo: Memo | None = None, entry_memo: dict[tuple[int, str, str], str] | None = None) -> bytes:
+    """The feed as Atom 1.0. Written as text (every value through `xml_text`/`xml_attr`): one paper's entry is
+    the same in its language feed and each of its topic feeds, so a caller passing `entry_memo` builds it once."""
     items = entries(days, feed.topic) if items is None else items
-    ET.register_namespace("", ATOM_NS)
-    q = f"{{{ATOM_NS}}}"
-    root = ET.Element(q + "feed", {"{http://www.w3.org/XML/1998/namespace}lang": feed.lang})
-    ET.SubElement(root, q + "id").text = (absolute(site_url, feed.atom_path) if site_url
-                                         else f"urn:hfdaily:{feed.atom_path}")
-    ET.SubElement(root, q + "title").text = feed.title
-    ET.SubElement(root, q + "subtitle").text = SUBTITLES[feed.lang]
     updated = max((day_time(d) for d, _ in items), default=None) or max(
         (day_time(d) for d in feed_days(days)), default=datetime(1970, 1, 1, tzinfo=UTC))
-    ET.SubElement(root, q + "updated").text = _utc(updated)
-    ET.SubElement(root, q + "link", rel="self", type="application/atom+xml", href=absolute(site_url, feed.atom_path))
-    ET.SubElement(root, q + "link", rel="alternate", type="text/html", href=_home(site_url, feed.lang))
-    ET.SubElement(ET.SubElement(root, q + "author"), q + "name").text = "hfdaily"
-    ET.SubElement(root, q + "generator").text = "hfdaily"
+    own = absolute(site_url, feed.atom_path)
+    head = [f'<id>{xml_text(own if site_url else f"urn:hfdaily:{feed.atom_path}")}</id>',
+            f"<title>{xml_text(feed.title)}</title>", f"<subtitle>{xml_text(SUBTITLES[feed.lang])}</subtitle>",
+            f"<updated>{_utc(updated)}</updated>",
+            f'<link rel="self" type="application/atom+xml" href="{xml_attr(own)}" />',
+            f'<link rel="alternate" type="text/html" href="{xml_attr(_home(site_url, feed.lang))}" />',
+            "<author><name>hfdaily</name></author>", "<generator>hfdaily</generator>"]
+    parts = ["<?xml version='1.0' encoding='utf-8'?>\n",
+             f'<feed xmlns="{ATOM_NS}" xml:lang="{xml_attr(feed.lang)}">\n', *(f"  {line}\n" for line in head)]
     for day, paper in items:
-        title, desc, html = _entry_texts(paper, feed.lang, memo)
-        entry = ET.SubElement(root, q + "entry")
-        # The arXiv URL is the paper's stable identity, so a paper listed again later is not a new entry.
-        ET.SubElement(entry, q + "id").text = paper.arxiv_url
-        ET.SubElement(entry, q + "title").text = title
-        ET.SubElement(entry, q + "updated").text = _utc(day_time(day))
-        if paper.published_at:
-            ET.SubElement(entry, q + "published").text = _utc(paper.published_at)
-        ET.SubElement(entry, q + "link", rel="alternate", type="text/html",
-                      href=_entry_url(site_url, day, paper, feed.lang))
-        ET.SubElement(entry, q + "link", rel="related", href=paper.arxiv_url)
-        for name in unique(paper.authors)[:FEED_AUTHORS_SHOWN] or ["unknown"]:
-            ET.SubElement(ET.SubElement(entry, q + "author"), q + "name").text = name
-        for tag in unique(paper.topics):
-            ET.SubElement(entry, q + "category", term=tag, label=tag_label(tag))
-        ET.SubElement(entry, q + "summary").text = desc
-        ET.SubElement(entry, q + "content", type="html").text = html
-    ET.indent(root)
-    # Serialized to str and encoded once: an encoding= here would run a codec for each of thousands of writes.
-    return b"<?xml version='1.0' encoding='utf-8'?>\n" + ET.tostring(root, encoding="unicode").encode() + b"\n"
+        k = (id(paper), day.date, feed.lang)
+        if entry_memo is None or k not in entry_memo:
+            entry = _atom_entry(site_url, day, paper, feed.lang, memo)
+            if entry_memo is None:
+                parts.append(entry)
+                continue
+            entry_memo[k] = entry
+        parts.append(entry_memo[k])
+    parts.append("</feed>\n")
+    return "".join(parts).encode()
 
 
 def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, items: Entries | None = None,
@@ -240,4 +245,4 @@ def json_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, item
         "authors": [{"name": "hfdaily"}],
         "items": out_items,
     }
-    return (json.dumps(out, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return (json.dumps(out, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

@@ -296,11 +296,12 @@ def feed_files(site: Site, site_url: str) -> list[tuple[str, bytes | str]]:
     files: list[tuple[str, bytes | str]] = []
     by_topic: dict[str | None, feeds.Entries] = {}
     memo: feeds.Memo = {}
+    entry_memo: dict[tuple[int, str, str], str] = {}
     for feed in (feeds.LEGACY, *feeds.all_feeds([t for t, _ in site.topics])):
         if feed.topic not in by_topic:
             by_topic[feed.topic] = feeds.entries(published, feed.topic)
         items = by_topic[feed.topic]
-        files.append((feed.atom_path, feeds.atom_feed(published, site_url, feed, items, memo)))
+        files.append((feed.atom_path, feeds.atom_feed(published, site_url, feed, items, memo, entry_memo)))
         files.append((feed.json_path, feeds.json_feed(published, site_url, feed, items, memo)))
     files.append(("feeds.html", render_feed_list(site)))
     return files

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ import pytest
 
 from tasks.render import render_site
 from tasks.settings import Settings
-from tasks.site.feeds import topic_slug
-from tests.site_data import XSS, small_store, write_store
+from tasks.site.feeds import atom_feed, language_feed, topic_slug
+from tests.site_data import XSS, day_file, paper, small_store, write_store
 
 SITE_URL = "https://papers.example.org/hf"
 LANGS = ("ru", "en", "zh")
@@ -121,3 +122,18 @@ def test_the_feeds_page_lists_every_feed(site: Path) -> None:
     html = (site / "feeds.html").read_text(encoding="utf-8")
     listed = set(re.findall(r'href="(feeds/[^"]+)"', html))
     assert listed == {str(p.relative_to(site)) for p in feed_files(site)}
+
+
+def test_atom_text_is_escaped_and_drops_what_xml_forbids() -> None:
+    hostile = paper("2501.07777", f"Vertical\x0btab{XSS} & \"quotes\"\x1f", topics=['A"<b>'],
+                    authors=["Ann\x0c Lee", "Bo & <Co>"], enriched=False)
+    day = day_file("2025-01-06", [hostile])
+    body = atom_feed({day.date: day}, SITE_URL, language_feed("en"))
+    root = ET.fromstring(body)  # a strict parser: any forbidden character or bad escape raises
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entry = root.find("a:entry", ns)
+    assert entry is not None
+    assert entry.findtext("a:title", namespaces=ns).endswith(f"Verticaltab{XSS} & \"quotes\"")
+    assert [a.findtext("a:name", namespaces=ns) for a in entry.findall("a:author", ns)] == ["Ann Lee", "Bo & <Co>"]
+    assert entry.find("a:category", ns).get("term") == 'A"<b>'
+    assert not feedparser.parse(body).bozo
