@@ -328,11 +328,13 @@ def _measure_workers(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def measure_render(days: int, papers: int) -> dict[str, Any]:
-    from benchmarks.render import measure
+    from benchmarks.render import PAGES_ROW, measure
 
     result = measure(days, papers)
     result.pop("profiler", None)
-    result["render_site_s"] = next(row["seconds"] for row in result["rows"] if row["step"] == "render_site (cold)")
+    seconds = {row["step"]: row["seconds"] for row in result["rows"]}
+    result["render_site_s"] = next(s for step, s in seconds.items() if step.startswith(PAGES_ROW))
+    result["render_cold_s"] = seconds["render_site (cold)"]
     return result
 
 
@@ -459,8 +461,10 @@ def table(res: dict[str, Any]) -> str:
     rows += worker_rows(res, LATENCY)
     if rd := res.get("render"):
         rows.append((
-            f"5 · render {rd['days']} days × {res['args']['papers']} papers (render_site, cold)",
-            f"**{rd['render_site_s']:.2f} s** ({rd['papers']} papers, {rd['store_mb']:.0f} MB of JSON)",
+            f"5 · render {rd['days']} days × {res['args']['papers']} papers with first-page pictures (render_site: "
+            "the pages, median of 3)",
+            f"**{rd['render_site_s']:.2f} s** ({rd['papers']} papers, {rd['store_mb']:.0f} MB of JSON); the first "
+            f"render, copying every picture to the site once: {rd['render_cold_s']:.2f} s",
             f"≤ {TARGETS['render_s']:g} s", rd["render_site_s"] <= TARGETS["render_s"],
         ))
     if pdf := res.get("pdf"):
