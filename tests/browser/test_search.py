@@ -115,6 +115,21 @@ def test_search_finds_papers_in_every_language(http: str, tab: Tab) -> None:
     assert "/d/2025-01-21.html" in page.url
 
 
+def test_the_other_languages_load_while_the_page_is_idle(http: str, tab: Tab) -> None:
+    metas: list[str] = []
+    tab.page.on("request", lambda r: metas.append(r.url.rsplit("/", 2)[-2] + "/" + r.url.rsplit(".", 2)[-2][:2])
+                if r.url.endswith(".pf_meta") else None)
+    page = ready(tab, f"{http}/search.html")
+    until(page, "window.hfdSearch.loaded.length === 3")  # nothing typed, no language switched
+    assert page.evaluate("window.hfdSearch.loaded")[0] == "en"  # the page's own language first
+    months = [b.split("/")[1] for b in json.loads(page.text_content("#page-data"))["bundles"]]
+    every = sorted(f"{m}/{lang}" for m in months for lang in ("en", "ru", "zh"))
+    assert len(months) > 1 and sorted(metas) == every  # every month's index in every language, each once
+    page.click(".lang-btn[data-lang='zh']")
+    assert search(page, "中文描述")
+    assert sorted(metas) == every  # the switch loaded nothing more
+
+
 def test_results_are_text_and_hostile_records_stay_inert(http: str, tab: Tab) -> None:
     page = ready(tab, f"{http}/search.html?scope=all&q=onerror")
     until(page, "window.hfdSearch.state === 'done'")
