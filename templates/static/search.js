@@ -230,8 +230,8 @@
     instance(languages()[0]).then(() => {
       if (engine.failed) return;
       run(el.input.value.slice(0, 200));
-      // Then, while the page is idle, the other languages' indexes (on a year's archive about 50 KB of metadata
-      // and 70 KB of word-splitting code each): a reader who switches language finds them loaded.
+      // Then, while the page is idle, the other languages' indexes (on a year's archive about 45 KB of metadata
+      // and a 70 KB WebAssembly engine each): a reader who switches language finds them loaded.
       const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
       for (const lang of LANGS) idle(() => { instance(lang).catch(() => {}); });
     }, unavailable);
