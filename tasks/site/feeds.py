@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import escape
 
 from tasks.models import DayFile, PaperRecord
 from tasks.site.i18n import LANGS
@@ -132,15 +132,14 @@ def _texts(paper: PaperRecord, lang: str) -> tuple[str, str]:
 
 
 def _content_html(paper: PaperRecord, desc: str, lang: str) -> str:
+    # Every value through escape(); f-strings, since Markup.format runs Python's slow string.Formatter.
     labels = LINK_LABELS[lang]
-    links = Markup(" · ").join(
-        Markup('<a href="{}">{}</a>').format(link.url, labels[link.key]) for link in paper_links(paper)
-    )
-    parts = [Markup("<p>{}</p>").format(desc), Markup("<p><i>{}</i></p>").format(paper.title)]
+    links = " · ".join(f'<a href="{escape(link.url)}">{escape(labels[link.key])}</a>' for link in paper_links(paper))
+    parts = [f"<p>{escape(desc)}</p>", f"<p><i>{escape(paper.title)}</i></p>"]
     if paper.affiliations:
-        parts.append(Markup("<p>{}</p>").format("; ".join(unique(paper.affiliations))))
-    parts.append(Markup("<p>{}</p>").format(links))
-    return str(Markup("\n").join(parts))
+        parts.append(f"<p>{escape('; '.join(unique(paper.affiliations)))}</p>")
+    parts.append(f"<p>{links}</p>")
+    return "\n".join(parts)
 
 
 Memo = dict[tuple[int, str], tuple[str, str, str]]
