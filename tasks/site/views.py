@@ -82,7 +82,9 @@ def emoji(paper: PaperRecord) -> str:
 
 
 def unique(items: list[str]) -> list[str]:
-    return [s for s in dict.fromkeys(s.strip() for s in items if s) if s]
+    """The items stripped, without blanks and repeats, in their order (map/filter: this runs ~80k times a year's
+    render)."""
+    return list(dict.fromkeys(filter(None, map(str.strip, items))))
 
 
 def tag_label(tag: str) -> str:
