@@ -54,6 +54,7 @@ ERROR_DATE = "2025-01-21"  # a date of the in-process backfill; one paper's PDF 
 BUDGET_DATE = "2025-01-28"  # a daily run with max_cost=0 stops at its budget before any LLM call
 BAD_RANGE = ("2025-01-22", "2025-01-20")  # a backfill whose end is before its start
 BAD_ENV_DATE = "2025-01-29"  # a daily run whose process gets HFDAILY_MAX_COST=-1 from its job variables
+REVIEW = ["https://arxiv.org/abs/2501.04001v2", "2412.12345"]  # papers reviewed on request, as the run form takes them
 
 
 @dataclass
@@ -288,6 +289,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         st.runs["budget"] = st.create_run("daily/daily", {"date": BUDGET_DATE, "max_cost": 0})
         st.runs["bad_range"] = st.create_run("backfill/backfill", {"start": BAD_RANGE[0], "end": BAD_RANGE[1]})
         st.runs["bad_env"] = st.create_run("daily/daily", {"date": BAD_ENV_DATE}, env={"HFDAILY_MAX_COST": "-1"})
+        st.runs["review"] = st.create_run("review/review", {"papers": REVIEW})
         yield st
         t0 = time.monotonic()
     timings["shutdown"] = time.monotonic() - t0
@@ -548,6 +550,31 @@ def test_one_alert_per_run_gone_wrong_and_none_for_clean_runs(stack: Stack) -> N
     clean = [DATE, *BACKFILL, "2025-01-24"]  # the clean daily run, the backfills' other dates
     subjects = [a["subject"] for a in stack.alerts.received]
     assert not [s for s in subjects for d in clean if f"daily-{d} " in s or f" {d}:" in s]
+
+
+def test_the_review_deployment_reviews_papers_on_request(stack: Stack) -> None:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    run = stack.wait(stack.runs["review"])
+    assert run.state_name == "Completed", f"{run.state}\n{stack.tail('worker')}"
+    assert run.name == "review-2501.04001-and-1-more"
+    ids = ["2501.04001", "2412.12345"]
+    for arxiv_id in ids:
+        record = json.loads((stack.data / "requests" / f"{arxiv_id}.json").read_text())
+        steps = record["paper"]["steps"]
+        assert set(steps) == {"pdf", "image", *LLM_STEPS} and all(s["status"] == "ok" for s in steps.values())
+        assert (stack.tmp / "out" / "site" / "u" / f"{arxiv_id}.html").is_file()
+    index = (stack.tmp / "out" / "site" / "u" / "index.html").read_text(encoding="utf-8")
+    assert all(f'href="{i}.html"' in index for i in ids)
+    deadline = time.monotonic() + 20  # task states reach the API as events, a moment after they happen
+    while True:
+        with stack.client() as client:
+            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+        if all(t.state_name in ("Completed", "Cached") for t in tasks) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    names = {t.name for t in tasks}
+    assert {f"{step}-{i}" for i in ids for step in ("pdf", "image", *LLM_STEPS)} <= names, sorted(names)
 
 
 def test_a_bad_setting_in_the_workers_environment_fails_the_run_at_once_in_one_line(stack: Stack) -> None:
