@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from tasks.lease import Lease
 from tasks.log import get_logger
+from tasks.memory import collector_paused
 from tasks.models import DayFile
 from tasks.settings import TEMPLATES_DIR, Settings
 from tasks.site import search
@@ -248,6 +249,11 @@ def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease,
     """Write the targets' pages (and with `static` the static assets); stops early (keeping what it wrote) if
     another render took the lease over, since that render read the day files later and writes every page this
     one would. The first-page pictures of the cards shown are published first, so no card waits for its picture."""
+    with collector_paused():
+        return _render_paused(settings, site, targets, lease, static)
+
+
+def _render_paused(settings: Settings, site: Site, targets: list[Target], lease: Lease, static: bool) -> list[str]:
     out = settings.site
     written = []
     if static:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import threading
 
 import pytest
 
-from tasks.memory import release_freed_memory
+from tasks.memory import collector_paused, release_freed_memory
 
 
 def _rss_mb() -> float:
@@ -79,3 +81,35 @@ def test_processes_started_after_the_limit_begin_with_it(monkeypatch):
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # the operator's own choice stays
     limit_malloc_arenas()
     assert os.environ["MALLOC_ARENA_MAX"] == "4"
+
+
+def test_the_collector_pauses_for_a_render_and_resumes_after_the_last_one():
+    assert gc.isenabled()
+    inside, may_leave = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def other_render() -> None:
+        with collector_paused():
+            seen.append(gc.isenabled())
+            inside.set()
+            assert may_leave.wait(10)
+
+    other = threading.Thread(target=other_render)
+    with collector_paused():
+        assert not gc.isenabled()
+        other.start()
+        assert inside.wait(10)
+    assert not gc.isenabled()  # this block ended, the other thread's render still runs
+    may_leave.set()
+    other.join(10)
+    assert seen == [False] and gc.isenabled()  # back on once the last render ended
+
+
+def test_the_collector_stays_off_after_a_render_when_the_caller_had_turned_it_off():
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
