@@ -75,13 +75,14 @@ _pause = _CollectorPause()
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for the block (a render), back on after it, unless the caller had it off.
+    """Python's cycle collector off for the block (a render, with the loading of what it shows), back on after
+    it, unless the caller had it off.
 
-    Why: a year's render allocates millions of short-lived objects, which trigger full collections, and each one
-    walks every live object, the loaded store's ~6,000 records included: 0.3-0.8 s of a 4-5 s render, to find ~500
-    objects in cycles (measured on the 250-day benchmark store). Reference counting still frees everything else
-    at once, and the cycles wait for the next collection after the block. Counted, so that renders in parallel
-    threads turn it back on only when the last one ends."""
+    Why: loading a year's store and rendering it allocate millions of objects, which trigger full collections,
+    and each one walks every live object, the loaded store's ~6,000 records included: 0.3-0.8 s of a 4-5 s
+    render, to find ~500 objects in cycles (measured on the 250-day benchmark store). Reference counting still
+    frees everything else at once, and the cycles wait for the next collection after the block. Counted, so that
+    renders in parallel threads turn it back on only when the last one ends."""
     with _pause.lock:
         if _pause.depth == 0:
             _pause.was_enabled = gc.isenabled()
