@@ -8,8 +8,9 @@ timed from the moment the search starts to the moment its first results are on t
 (`window.hfdSearch.lastMs`, set by templates/static/search.js), and also from the keystroke (`typedMs`): that
 includes the page's pause of 120 ms, which waits for the reader to stop typing, while the index chunks of the
 words typed so far already load (Pagefind's preload). The page loads its own language's indexes first and the
-other two languages' while it is idle (the table's head says when all three were ready; the queries do not wait
-for them); the first query in a language is marked, since it also loads the index chunks of its words.
+other two languages' once the first search has its results (the table's head says when all three were ready; the
+queries, typed one right after the other, do not wait for them, so the second query shares the engine with that
+loading); the first query in a language is marked, since it also loads the index chunks of its words.
 
 The synthetic papers use their topic words with the odds measured on real HF daily papers (tests/site_data.py:
 "diffusion" in 11 % of them, "model" in 86 %), so a query matches about as many papers as it would on the real

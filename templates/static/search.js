@@ -1,9 +1,9 @@
 /* hfdaily archive search: the search page's client for the Pagefind bundles of tasks/site/search.py.
  *
  * One bundle per month (page data `bundles`, newest first): the newest is the primary index, the others are
- * merged into it. One Pagefind instance per language: the page's own first, then the others while the page is
- * idle (or at once, when the reader searches in them first). Pagefind fetches its chunks and runs
- * WebAssembly, which this page's CSP allows ('wasm-unsafe-eval', connect-src 'self') and no other page's does.
+ * merged into it. One Pagefind instance per language: the page's own first, the others after the first search
+ * or a pause (`warmOthers`), or at once when the reader searches in them first. Pagefind fetches its chunks and
+ * runs WebAssembly, which this page's CSP allows ('wasm-unsafe-eval', connect-src 'self') and no other page's does.
  * Over file:// the browser refuses the module and its fetches: the page then says so, and the rest of the site
  * is unaffected.
  *
@@ -16,12 +16,13 @@
   const LANGS = ["ru", "en", "zh"];
   const PAGE = 10; // results whose details (one fetch each) load at once; "show more" loads the next ones
   const DEBOUNCE_MS = 120;
+  const WARM_AFTER_MS = 2000; // with no search by then, the other languages' indexes load anyway
   const LINK = /(?:^|\/)(d\/\d{4}-\d{2}-\d{2}\.html(?:\?lang=(?:ru|en|zh))?#p-[A-Za-z0-9._-]+)$/;
   const ENTITIES = { "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'", "&#x27;": "'" };
 
   const root = document.documentElement;
   const el = {};
-  const engine = { module: null, instances: {}, bundles: [], failed: false };
+  const engine = { module: null, instances: {}, bundles: [], failed: false, warmed: false };
   const view = { query: "", results: [], shown: 0, seq: 0 };
   // Read by the tests and the benchmark. `loaded`: the languages whose indexes are ready, in the order they got
   // so; `loadedAt`: when each did (ms since the page's navigation began).
@@ -86,6 +87,17 @@
     window.hfdSearch.loaded.push(lang);
     window.hfdSearch.loadedAt[lang] = performance.now();
     return pf;
+  }
+
+  function warmOthers() {
+    // The other languages' indexes (on a year's archive about 45 KB of metadata and a 70 KB WebAssembly engine
+    // each) load once the reader's first search has its results (they read them meanwhile), or after a pause
+    // without a search: a reader who switches language finds them loaded, and the first search, which the
+    // reader waits for with nothing on screen yet, never shares Pagefind's worker with them.
+    if (engine.warmed || engine.failed) return;
+    engine.warmed = true;
+    const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 50));
+    idle(() => { for (const lang of LANGS) instance(lang).catch(() => {}); });
   }
 
   function languages() {
@@ -171,6 +183,7 @@
       window.hfdSearch.lastMs = performance.now() - started;
       window.hfdSearch.typedMs = typedAt === null ? null : performance.now() - typedAt;
       window.hfdSearch.matched = view.results.length;
+      warmOthers();
       if (view.results.length) setState("done", "search_found", view.ids.size + (view.shown < view.results.length ? "+" : ""));
       else setState("done", "search_none");
     } catch (e) {
@@ -230,10 +243,7 @@
     instance(languages()[0]).then(() => {
       if (engine.failed) return;
       run(el.input.value.slice(0, 200));
-      // Then, while the page is idle, the other languages' indexes (on a year's archive about 45 KB of metadata
-      // and a 70 KB WebAssembly engine each): a reader who switches language finds them loaded.
-      const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
-      for (const lang of LANGS) idle(() => { instance(lang).catch(() => {}); });
+      setTimeout(warmOthers, WARM_AFTER_MS);
     }, unavailable);
     setState("loading", "search_loading");
   }

@@ -115,10 +115,16 @@ def test_search_finds_papers_in_every_language(http: str, tab: Tab) -> None:
     assert "/d/2025-01-21.html" in page.url
 
 
-def test_the_other_languages_load_while_the_page_is_idle(http: str, tab: Tab) -> None:
+def _meta_requests(tab: Tab) -> list[str]:
+    """`MONTH/LANG` of each language index (.pf_meta) the page fetches, as it fetches them."""
     metas: list[str] = []
     tab.page.on("request", lambda r: metas.append(r.url.rsplit("/", 2)[-2] + "/" + r.url.rsplit(".", 2)[-2][:2])
                 if r.url.endswith(".pf_meta") else None)
+    return metas
+
+
+def test_the_other_languages_load_after_a_pause_and_a_switch_then_waits_for_nothing(http: str, tab: Tab) -> None:
+    metas = _meta_requests(tab)
     page = ready(tab, f"{http}/search.html")
     until(page, "window.hfdSearch.loaded.length === 3")  # nothing typed, no language switched
     assert page.evaluate("window.hfdSearch.loaded")[0] == "en"  # the page's own language first
@@ -128,6 +134,14 @@ def test_the_other_languages_load_while_the_page_is_idle(http: str, tab: Tab) ->
     page.click(".lang-btn[data-lang='zh']")
     assert search(page, "中文描述")
     assert sorted(metas) == every  # the switch loaded nothing more
+
+
+def test_the_other_languages_load_once_the_first_search_has_its_results(http: str, tab: Tab) -> None:
+    metas = _meta_requests(tab)
+    page = ready(tab, f"{http}/search.html?q=gamma")
+    until(page, "window.hfdSearch.state === 'done' && window.hfdSearch.loaded.length === 3", timeout=1.9)
+    assert page.evaluate("window.hfdSearch.loaded")[0] == "en" and len(set(metas)) == len(metas) == len(
+        json.loads(page.text_content("#page-data"))["bundles"]) * 3
 
 
 def test_results_are_text_and_hostile_records_stay_inert(http: str, tab: Tab) -> None:
