@@ -320,10 +320,14 @@ def peak_roles(tree: list[Member], worker: int, at: float, client: Any) -> list[
     i.e. the process was still working rather than exiting)."""
     by_pid = {m.pid: m for m in tree}
 
-    def owner(m: Member) -> Member | None:  # the nearest flow-run process at or above m
+    def owner(m: Member) -> Member | None:
+        """The flow-run process m belongs to: the topmost with its run id (Pagefind inherits the engine's
+        environment, the PDF workers get a clean one)."""
         while m.flow_run is None:
             if (m := by_pid.get(m.parent)) is None:  # type: ignore[assignment]
                 return None
+        while (up := by_pid.get(m.parent)) is not None and up.flow_run == m.flow_run:
+            m = up
         return m
 
     groups: dict[int, dict[str, Any]] = {}
