@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -478,6 +479,28 @@ def test_backfill_as_deployment_runs_skips_complete_dates(stack: Stack) -> None:
     table = _artifacts(stack, [key])[key].data
     assert table.count("| skipped (complete) |") == 1 and table.count("| ran |") == 1
     assert "as daily/daily deployment runs" in table
+
+
+def test_a_deployment_backfill_starts_a_date_once_the_previous_process_exited(stack: Stack) -> None:
+    # One at a time over two (empty, quick) weekend dates: the second run is created only after the worker
+    # reported that the first one's process exited, not as soon as the first run read Completed.
+    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventRelatedFilter
+
+    from tasks.run_exit import EXECUTED
+
+    [parent] = stack.trigger(("backfill/backfill", {"start": "2025-01-25", "end": "2025-01-26", "max_parallel": 1,
+                                                    "use_deployments": True}))
+    run = stack.wait(parent)
+    assert run.state_name == "Completed", f"{run.state}\n{stack.tail('worker')}"
+    first, second = sorted(_children(stack, run.id), key=lambda c: c.created)
+    assert (first.name, second.name) == ("daily-2025-01-25", "daily-2025-01-26")
+    with stack.client() as client:
+        found = client.read_events(EventFilter(
+            occurred=EventOccurredFilter(since=first.created, until=second.created + timedelta(hours=1)),
+            event=EventNameFilter(name=[EXECUTED]), related=EventRelatedFilter(id=[f"prefect.flow-run.{first.id}"])),
+            limit=1)
+    [exited] = found.events
+    assert first.end_time < exited.occurred < second.created, (first.end_time, exited.occurred, second.created)
 
 
 def test_backfill_in_process_runs_one_child_per_date(stack: Stack) -> None:
