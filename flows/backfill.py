@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal
 from uuid import UUID
@@ -241,10 +241,12 @@ def _wait_for_exit(exits: ExitWatch, run: Any, date: str) -> None:
     if not exits.active:
         return
     began = time.monotonic()
+    # Reports from when the run was created on (a minute's slack for clocks); the server always sets `created`.
+    since = (run.created or run.start_time or datetime.now(UTC) - timedelta(days=1)) - timedelta(minutes=1)
     with get_client(sync_client=True) as client:
-        exited = exits.wait(client, run.id, run.created - timedelta(minutes=1))
+        exited = exits.wait(client, run.id, since)
     if exited:
-        get_logger().debug("%s: run %s's process exited %.1f s after its final state", date, run.name,
+        get_logger().debug("%s: run %s's process exited %.1f s after the run read final", date, run.name,
                            time.monotonic() - began)
     else:
         get_logger().info("%s: no report that run %s's process exited after %.0f s; the next date starts "
