@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -91,8 +92,37 @@ def _name(pid: int) -> str:
     return (cmd.split(" -m ", 1)[1] if " -m " in cmd else cmd.rsplit("/", 1)[-1])[-40:]
 
 
+def _flow_run_id(pid: int) -> str | None:
+    """The Prefect flow run a process executes (a worker starts each run with PREFECT__FLOW_RUN_ID set)."""
+    try:
+        environ = (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return None
+    for item in environ.split(b"\0"):
+        if item.startswith(b"PREFECT__FLOW_RUN_ID="):
+            return item.split(b"=", 1)[1].decode(errors="replace")
+    return None
+
+
+def _parent(pid: int) -> int:
+    info = _stat(pid)
+    return info[0] if info is not None else 0
+
+
+@dataclass(frozen=True)
+class Member:
+    """One process of a tree at a sample: enough to tell what it was (the flow run it executes, its parent)."""
+
+    pid: int
+    parent: int
+    name: str
+    mb: float
+    flow_run: str | None
+
+
 class TreeMemorySampler:
-    """Samples the summed RSS of a process tree in a background thread; `peak` is the largest sum seen."""
+    """Samples the summed RSS of a process tree in a background thread; `peak` is the largest sum seen,
+    `peak_tree` who made it up and `peak_at` when (epoch seconds)."""
 
     def __init__(self, root: int, interval: float = 0.1) -> None:
         self.root = root
@@ -100,6 +130,8 @@ class TreeMemorySampler:
         self.peak = 0
         self.peak_processes = 0
         self.peak_members: list[tuple[str, float]] = []  # (name, MB) of each process at the peak, largest first
+        self.peak_tree: list[Member] = []
+        self.peak_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -109,7 +141,10 @@ class TreeMemorySampler:
             rss = sum(r for _, r in members)
             if rss > self.peak:
                 self.peak, self.peak_processes = rss, len(members)
-                self.peak_members = sorted(((_name(pid), r / 2**20) for pid, r in members), key=lambda m: -m[1])
+                self.peak_at = time.time()
+                self.peak_tree = sorted((Member(pid, _parent(pid), _name(pid), r / 2**20, _flow_run_id(pid))
+                                         for pid, r in members), key=lambda m: -m.mb)
+                self.peak_members = [(m.name, m.mb) for m in self.peak_tree]
             self._stop.wait(self.interval)
 
     def __enter__(self) -> TreeMemorySampler:

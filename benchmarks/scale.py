@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.proc import TreeMemorySampler, load_average
+from benchmarks.proc import Member, TreeMemorySampler, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDERS = ("openai", "anthropic", "mistral")
@@ -309,8 +309,59 @@ class Deployed:
                 if time.monotonic() - began > timeout:
                     raise RuntimeError(f"backfill {start}..{end} still {run.state_name} after {timeout:g} s")
                 time.sleep(2)
+            members = peak_roles(mem.peak_tree, self.worker.pid, mem.peak_at, client)
         return {"state": run.state_name, "wall_s": time.monotonic() - began, "peak_tree_rss_mb": mem.peak / 2**20,
-                "peak_tree_processes": mem.peak_processes}
+                "peak_tree_processes": mem.peak_processes, "peak_members": members}
+
+
+def peak_roles(tree: list[Member], worker: int, at: float, client: Any) -> list[dict[str, Any]]:
+    """The worker tree at its peak sample, one entry per flow-run process (its helpers' RSS folded in): the run's
+    name, MB, and how long before the peak the server had already recorded the run final (None: not final yet,
+    i.e. the process was still working rather than exiting)."""
+    by_pid = {m.pid: m for m in tree}
+
+    def owner(m: Member) -> Member | None:
+        """The flow-run process m belongs to: the topmost with its run id (Pagefind inherits the engine's
+        environment, the PDF workers get a clean one)."""
+        while m.flow_run is None:
+            if (m := by_pid.get(m.parent)) is None:  # type: ignore[assignment]
+                return None
+        while (up := by_pid.get(m.parent)) is not None and up.flow_run == m.flow_run:
+            m = up
+        return m
+
+    groups: dict[int, dict[str, Any]] = {}
+    for m in tree:
+        top = owner(m) if m.pid != worker else None
+        entry = groups.setdefault(top.pid if top else worker, {"role": "worker", "mb": 0.0, "own_mb": 0.0,
+                                                               "helpers": 0, "flow_run": top and top.flow_run})
+        entry["mb"] += m.mb
+        if top is not None and m.pid != top.pid:
+            entry["helpers"] += 1
+        else:
+            entry["own_mb"] += m.mb
+    for entry in groups.values():
+        if entry["flow_run"] is None:
+            continue
+        try:
+            run = client.read_flow_run(entry["flow_run"])
+        except Exception:
+            continue
+        entry["role"] = run.name
+        end = run.end_time.timestamp() if run.end_time is not None and run.state and run.state.is_final() else None
+        entry["final_before_s"] = None if end is None or end > at else at - end
+    return sorted(groups.values(), key=lambda e: -e["mb"])
+
+
+def peak_line(members: list[dict[str, Any]]) -> str:
+    """`worker 190 · backfill-… 260 · daily-2026-05-01 310 (+2 helpers; final 1.2 s before) · …` (MB)."""
+    parts = []
+    for e in members:
+        notes = [f"+{e['helpers']} helpers" if e["helpers"] else "",
+                 f"final {e['final_before_s']:.1f} s before" if e.get("final_before_s") is not None else ""]
+        extra = "; ".join(n for n in notes if n)
+        parts.append(f"{e['role']} {e['mb']:.0f}" + (f" ({extra})" if extra else ""))
+    return " · ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------------ measuring
@@ -502,6 +553,14 @@ def rows(res: dict[str, Any], small_days: int, backfill_days: int) -> list[Row]:
                     f"{big['peak_tree_processes']} processes: **{g:+.1%}** ({small['state']}/{big['state']}, "
                     f"{big['wall_s']:.0f} s for {backfill_days} dates)",
                     f"≤ +{TARGETS['rss_growth']:.0%}", g <= TARGETS["rss_growth"] and big["state"] == "Completed"))
+    for days in (small_days, backfill_days):
+        if (run := res.get(f"deployed_{days}")) and run.get("peak_members"):
+            flows = [e for e in run["peak_members"] if e["role"] != "worker"]
+            final = sum(e.get("final_before_s") is not None for e in flows)
+            out.append((f"S3 · the deployment mode's peak, {days} dates: MB per flow-run process (with its helpers)",
+                        f"{run['peak_tree_rss_mb']:.0f} MB = {peak_line(run['peak_members'])}; "
+                        f"{len(flows)} flow runs, {final} already final",
+                        "info", None))
     return out
 
 

@@ -24,7 +24,8 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 from uuid import UUID
 
@@ -51,6 +52,7 @@ from tasks.memory import limit_malloc_arenas, release_freed_memory
 from tasks.models import DayFile, RunRecord
 from tasks.plan import date_range, plan_backfill
 from tasks.report import summary_line
+from tasks.run_exit import ExitWatch
 from tasks.settings import Settings, load_settings
 from tasks.store import day_key, lease_key, load_day
 
@@ -181,8 +183,11 @@ def _in_process(date: str, max_cost: float | None, mode: LlmMode = "online") -> 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _via_deployment(date: str, max_cost: float | None, mode: LlmMode = "online") -> ChildRun:
-    """A run of the daily deployment, picked up by any worker of the pool; waits until it is final.
+def _via_deployment(date: str, max_cost: float | None, mode: LlmMode = "online",
+                    exits: ExitWatch | None = None) -> ChildRun:
+    """A run of the daily deployment, picked up by any worker of the pool; waits until it is final and, with
+    `exits`, until its worker reports that the run's process has exited, so the next date's process does not
+    start beside it (tasks/run_exit.py).
 
     A run that died with its worker is marked Crashed and the date is started again (RESTARTS times at most).
     """
@@ -201,6 +206,8 @@ def _via_deployment(date: str, max_cost: float | None, mode: LlmMode = "online")
                                flow_run_name=f"daily-{date}")  # named from the start, even if it crashes early
         final, dead = _wait_for(child.id, date, settings)
         if dead is None:
+            if exits is not None:
+                _wait_for_exit(exits, final, date)
             return ChildRun(final.id, final.name, _failure(final.state))
         get_logger().warning("%s: run %s died (%s); marked Crashed%s", date, final.name, dead,
                              "; starting the date again" if attempt < RESTARTS else "")
@@ -226,6 +233,25 @@ def _wait_for(run_id: UUID, date: str, settings: Settings) -> tuple[Any, str | N
             except OSError as exc:  # the store is unreachable for a moment: judge on the next poll
                 get_logger().debug("lease of %s not read: %s", date, exc)
             time.sleep(POLL_SECONDS)
+
+
+def _wait_for_exit(exits: ExitWatch, run: Any, date: str) -> None:
+    from prefect.client.orchestration import get_client
+
+    if not exits.active:
+        return
+    began = time.monotonic()
+    # Reports from when the run was created on (a minute's slack for clocks); the server always sets `created`.
+    since = (run.created or run.start_time or datetime.now(UTC) - timedelta(days=1)) - timedelta(minutes=1)
+    with get_client(sync_client=True) as client:
+        exited = exits.wait(client, run.id, since)
+    if exited:
+        get_logger().debug("%s: run %s's process exited %.1f s after the run read final", date, run.name,
+                           time.monotonic() - began)
+    else:
+        get_logger().info("%s: no report that run %s's process exited after %.0f s; the next date starts "
+                          "without it%s", date, run.name, time.monotonic() - began,
+                          "" if exits.active else ", and later dates wait for none (its worker sends none)")
 
 
 MARK_ATTEMPTS = 3
@@ -319,7 +345,8 @@ def backfill(start: RunDate, end: OptionalRunDate = MISSING, force: bool = False
 
     live.backfill_started(len(dates), len(skipped))  # the CLI's progress line, if one listens
     outcomes = {d: skipped_outcome(d, stored.get(d)) for d in skipped}
-    run_one = _via_deployment if use_deployments else _in_process
+    # One watch for the whole range: infrastructure that never reports an exit costs one bounded wait, not one a date.
+    run_one = partial(_via_deployment, exits=ExitWatch()) if use_deployments else _in_process
     ui_url = get_current_settings().ui_url
     progress = _progress(first, last, len(skipped), len(dates))
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="backfill") as pool:

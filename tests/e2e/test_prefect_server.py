@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -480,6 +481,55 @@ def test_backfill_as_deployment_runs_skips_complete_dates(stack: Stack) -> None:
     table = _artifacts(stack, [key])[key].data
     assert table.count("| skipped (complete) |") == 1 and table.count("| ran |") == 1
     assert "as daily/daily deployment runs" in table
+
+
+LINGER_S = 8.0  # how long each date's process lives on after its run is final, in the test below
+
+# Loaded by the interpreter at start (sitecustomize), in flow-run processes only: an exit handler that runs after
+# Prefect's own (handlers run last-registered first), like a process still shipping its last logs to a busy API.
+_LINGER = f"""
+import atexit, os, time
+if os.environ.get("PREFECT__FLOW_RUN_ID"):
+    atexit.register(time.sleep, {LINGER_S})
+"""
+
+
+def test_a_deployment_backfill_starts_a_date_once_the_previous_process_exited(stack: Stack) -> None:
+    # One at a time over two (empty, quick) weekend dates whose processes linger after their final state: the
+    # second run is created only after the worker reported that the first one's process exited.
+    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventRelatedFilter
+
+    from tasks.run_exit import EXECUTED
+
+    hook = stack.tmp / "linger"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(_LINGER)
+    path = os.pathsep.join(p for p in (str(hook), stack.env.get("PYTHONPATH", "")) if p)
+    with stack.client() as client:
+        daily = client.read_deployment_by_name("daily/daily")
+        before = daily.job_variables
+        env = {**(before or {}).get("env", {}), "PYTHONPATH": path}
+        client.update_deployment(daily.id, DeploymentUpdate(job_variables={**(before or {}), "env": env}))
+    try:
+        [parent] = stack.trigger(("backfill/backfill", {"start": "2025-01-25", "end": "2025-01-26",
+                                                        "max_parallel": 1, "use_deployments": True}))
+        run = stack.wait(parent, timeout=2 * RUN_TIMEOUT)  # queued behind the module's other runs
+    finally:
+        with stack.client() as client:
+            client.update_deployment(daily.id, DeploymentUpdate(job_variables=before))
+    assert run.state_name == "Completed", f"{run.state}\n{stack.tail('worker')}"
+    first, second = sorted(_children(stack, run.id), key=lambda c: c.created)
+    assert (first.name, second.name) == ("daily-2025-01-25", "daily-2025-01-26")
+    with stack.client() as client:
+        found = client.read_events(EventFilter(
+            occurred=EventOccurredFilter(since=first.created, until=second.created + timedelta(hours=1)),
+            event=EventNameFilter(name=[EXECUTED]), related=EventRelatedFilter(id=[f"prefect.flow-run.{first.id}"])),
+            limit=1)
+    [exited] = found.events
+    lingered = (exited.occurred - first.end_time).total_seconds()
+    assert lingered >= LINGER_S - 1, f"the process exited {lingered:.1f} s after its final state: no linger"
+    assert exited.occurred < second.created, (first.end_time, exited.occurred, second.created)
 
 
 def test_backfill_in_process_runs_one_child_per_date(stack: Stack) -> None:
