@@ -25,8 +25,10 @@
   const engine = { module: null, instances: {}, bundles: [], failed: false, warmed: false };
   const view = { query: "", results: [], shown: 0, seq: 0 };
   // Read by the tests and the benchmark. `loaded`: the languages whose indexes are ready, in the order they got
-  // so; `loadedAt`: when each did (ms since the page's navigation began).
-  window.hfdSearch = { state: "idle", lastMs: null, typedMs: null, loadMs: null, matched: 0, loaded: [], loadedAt: {} };
+  // so; `loadedAt`: when each did (ms since the page's navigation began); `warmedBy`: what started the others.
+  window.hfdSearch = {
+    state: "idle", lastMs: null, typedMs: null, loadMs: null, matched: 0, loaded: [], loadedAt: {}, warmedBy: null,
+  };
   let typedAt = null; // when the text last changed: `typedMs` is what the reader waits, the pause included
 
   function tr(key, n) {
@@ -89,13 +91,14 @@
     return pf;
   }
 
-  function warmOthers() {
+  function warmOthers(reason) {
     // The other languages' indexes (on a year's archive about 45 KB of metadata and a 70 KB WebAssembly engine
     // each) load once the reader's first search has its results (they read them meanwhile), or after a pause
     // without a search: a reader who switches language finds them loaded, and the first search, which the
     // reader waits for with nothing on screen yet, never shares Pagefind's worker with them.
     if (engine.warmed || engine.failed) return;
     engine.warmed = true;
+    window.hfdSearch.warmedBy = reason;
     const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 50));
     idle(() => { for (const lang of LANGS) instance(lang).catch(() => {}); });
   }
@@ -183,7 +186,7 @@
       window.hfdSearch.lastMs = performance.now() - started;
       window.hfdSearch.typedMs = typedAt === null ? null : performance.now() - typedAt;
       window.hfdSearch.matched = view.results.length;
-      warmOthers();
+      warmOthers("search");
       if (view.results.length) setState("done", "search_found", view.ids.size + (view.shown < view.results.length ? "+" : ""));
       else setState("done", "search_none");
     } catch (e) {
@@ -243,7 +246,7 @@
     instance(languages()[0]).then(() => {
       if (engine.failed) return;
       run(el.input.value.slice(0, 200));
-      setTimeout(warmOthers, WARM_AFTER_MS);
+      setTimeout(() => warmOthers("pause"), WARM_AFTER_MS);
     }, unavailable);
     setState("loading", "search_loading");
   }

@@ -127,6 +127,7 @@ def test_the_other_languages_load_after_a_pause_and_a_switch_then_waits_for_noth
     metas = _meta_requests(tab)
     page = ready(tab, f"{http}/search.html")
     until(page, "window.hfdSearch.loaded.length === 3")  # nothing typed, no language switched
+    assert page.evaluate("window.hfdSearch.warmedBy") == "pause"
     assert page.evaluate("window.hfdSearch.loaded")[0] == "en"  # the page's own language first
     months = [b.split("/")[1] for b in json.loads(page.text_content("#page-data"))["bundles"]]
     every = sorted(f"{m}/{lang}" for m in months for lang in ("en", "ru", "zh"))
@@ -139,7 +140,8 @@ def test_the_other_languages_load_after_a_pause_and_a_switch_then_waits_for_noth
 def test_the_other_languages_load_once_the_first_search_has_its_results(http: str, tab: Tab) -> None:
     metas = _meta_requests(tab)
     page = ready(tab, f"{http}/search.html?q=gamma")
-    until(page, "window.hfdSearch.state === 'done' && window.hfdSearch.loaded.length === 3", timeout=1.9)
+    until(page, "window.hfdSearch.state === 'done' && window.hfdSearch.loaded.length === 3")
+    assert page.evaluate("window.hfdSearch.warmedBy") == "search"  # not the pause's timer
     assert page.evaluate("window.hfdSearch.loaded")[0] == "en" and len(set(metas)) == len(metas) == len(
         json.loads(page.text_content("#page-data"))["bundles"]) * 3
 
