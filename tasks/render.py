@@ -139,7 +139,9 @@ def load_for_day(settings: Settings, date: str, digests: dict[str, str]) -> Site
 
 def render_site(settings: Settings) -> list[str]:
     """Rebuild the whole site; returns every key written (and logs pages removed for deleted days)."""
-    with collector_paused(), site_lease(settings) as lease:  # loading the store is no garbage either
+    # The collector waits only once this render holds the site: renders of parallel runs take turns for it, and
+    # one waiting for its turn must not keep the collector off for the others' whole render.
+    with site_lease(settings) as lease, collector_paused():  # loading the store makes no garbage either
         images = SiteImages(settings.data, settings.site)
         dropped = images.prune()  # first: no card is rendered with a picture about to go
         site = Site(load_days(settings), TEMPLATES_DIR, images=images)
@@ -206,7 +208,7 @@ def render_for_day(settings: Settings, date: str, run: PartRunner = render_part)
     and the last one sees every date saved before it, so no shared page (month, archive, feeds) is left without
     a date.
     """
-    with collector_paused(), site_lease(settings) as lease:
+    with site_lease(settings) as lease, collector_paused():  # once it holds the site (see render_site)
         digests: dict[str, str] = {}
         site = load_for_day(settings, date, digests)
         if date not in site.summaries:
