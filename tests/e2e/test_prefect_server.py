@@ -340,12 +340,27 @@ def _children(st: Stack, parent: UUID) -> list[Any]:
             flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent])))
 
 
+def _task_runs(st: Stack, run_id: UUID, timeout: float = 20.0) -> list[Any]:
+    """The flow run's task runs, once all read Completed or Cached (or as they are at the deadline). Task run
+    states reach the API as events, recorded a moment after they happen: on a busy machine the flow run can be
+    final while some of its tasks still read Running."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with st.client() as client:
+            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        if all(t.state_name in ("Completed", "Cached") for t in tasks) or time.monotonic() > deadline:
+            return tasks
+        time.sleep(0.5)
+
+
 def _day(st: Stack, date: str) -> dict[str, Any]:
     return json.loads((st.data / "days" / f"{date}.json").read_text())
 
 
 def test_daily_deployment_run_names_tasks_and_artifacts(stack: Stack) -> None:
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     run = stack.wait(stack.runs["daily"])
     stack.timings["daily run (trigger to final)"] = time.monotonic() - stack.triggered_at
@@ -357,15 +372,7 @@ def test_daily_deployment_run_names_tasks_and_artifacts(stack: Stack) -> None:
     expected = {f"feed-{DATE}", f"zh_reading-{DATE}"}
     expected |= {f"{step}-{i}" for i in ids for step in ("pdf", "image", *LLM_STEPS)}
     expected |= {f"render-{DATE}", "render-shared"}  # the pages: Completed, or Cached if nothing they read changed
-    # Task run states reach the API as events, recorded a moment after they happen: on a busy machine the
-    # flow run can be final while some of its tasks still read Running.
-    deadline = time.monotonic() + 20
-    while True:
-        with stack.client() as client:
-            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
-        if all(t.state_name in ("Completed", "Cached") for t in tasks) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    tasks = _task_runs(stack, run.id)
     # The neighbouring dates' pages are rendered too when their prev/next links may change (a backfill runs beside).
     names = sorted(t.name for t in tasks if not (t.name.startswith("render-2") and t.name != f"render-{DATE}"))
     assert len(names) == len(expected) == 4 + PAPERS * 7, sorted(set(names) ^ expected) or names
@@ -603,8 +610,6 @@ def test_one_alert_per_run_gone_wrong_and_none_for_clean_runs(stack: Stack) -> N
 
 
 def test_the_review_deployment_reviews_papers_on_request(stack: Stack) -> None:
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
     run = stack.wait(stack.runs["review"])
     assert run.state_name == "Completed", f"{run.state}\n{stack.tail('worker')}"
     assert run.name == "review-2501.04001-and-1-more"
@@ -616,14 +621,7 @@ def test_the_review_deployment_reviews_papers_on_request(stack: Stack) -> None:
         assert (stack.tmp / "out" / "site" / "u" / f"{arxiv_id}.html").is_file()
     index = (stack.tmp / "out" / "site" / "u" / "index.html").read_text(encoding="utf-8")
     assert all(f'href="{i}.html"' in index for i in ids)
-    deadline = time.monotonic() + 20  # task states reach the API as events, a moment after they happen
-    while True:
-        with stack.client() as client:
-            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
-        if all(t.state_name in ("Completed", "Cached") for t in tasks) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    names = {t.name for t in tasks}
+    names = {t.name for t in _task_runs(stack, run.id)}
     assert {f"{step}-{i}" for i in ids for step in ("pdf", "image", *LLM_STEPS)} <= names, sorted(names)
 
 
