@@ -251,11 +251,6 @@ def _render(settings: Settings, site: Site, targets: list[Target], lease: Lease,
     """Write the targets' pages (and with `static` the static assets); stops early (keeping what it wrote) if
     another render took the lease over, since that render read the day files later and writes every page this
     one would. The first-page pictures of the cards shown are published first, so no card waits for its picture."""
-    with collector_paused():
-        return _render_paused(settings, site, targets, lease, static)
-
-
-def _render_paused(settings: Settings, site: Site, targets: list[Target], lease: Lease, static: bool) -> list[str]:
     out = settings.site
     written = []
     if static:
