@@ -149,13 +149,11 @@ def _entry_texts(paper: PaperRecord, lang: str, memo: Memo | None) -> tuple[str,
     """Title, description and HTML content of a paper's entry. They are the same in its language feed, its topic
     feeds and both formats: a caller building many feeds passes one `memo` (keyed by the record object, alive and
     unchanged for the whole render) so each is built once."""
+    memo = {} if memo is None else memo
     k = (id(paper), lang)
-    if memo is None or k not in memo:
+    if k not in memo:
         title, desc = _texts(paper, lang)
-        texts = (title, desc, _content_html(paper, desc, lang))
-        if memo is None:
-            return texts
-        memo[k] = texts
+        memo[k] = (title, desc, _content_html(paper, desc, lang))
     return memo[k]
 
 
@@ -200,15 +198,12 @@ def atom_feed(days: dict[str, DayFile], site_url: str, feed: Feed = LEGACY, item
             "<author><name>hfdaily</name></author>", "<generator>hfdaily</generator>"]
     parts = ["<?xml version='1.0' encoding='utf-8'?>\n",
              f'<feed xmlns="{ATOM_NS}" xml:lang="{xml_attr(feed.lang)}">\n', *(f"  {line}\n" for line in head)]
+    built = {} if entry_memo is None else entry_memo
     for day, paper in items:
         k = (id(paper), day.date, feed.lang)
-        if entry_memo is None or k not in entry_memo:
-            entry = _atom_entry(site_url, day, paper, feed.lang, memo)
-            if entry_memo is None:
-                parts.append(entry)
-                continue
-            entry_memo[k] = entry
-        parts.append(entry_memo[k])
+        if k not in built:
+            built[k] = _atom_entry(site_url, day, paper, feed.lang, memo)
+        parts.append(built[k])
     parts.append("</feed>\n")
     return "".join(parts).encode()
 
