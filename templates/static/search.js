@@ -22,7 +22,7 @@
 
   const root = document.documentElement;
   const el = {};
-  const engine = { module: null, instances: {}, bundles: [], failed: false, warmed: false };
+  const engine = { module: null, instances: {}, bundles: [], failed: false };
   const view = { query: "", results: [], shown: 0, seq: 0 };
   // Read by the tests and the benchmark. `loaded`: the languages whose indexes are ready, in the order they got
   // so; `loadedAt`: when each did (ms since the page's navigation began); `warmedBy`: what started the others.
@@ -96,8 +96,7 @@
     // each) load once the reader's first search has its results (they read them meanwhile), or after a pause
     // without a search: a reader who switches language finds them loaded, and the first search, which the
     // reader waits for with nothing on screen yet, never shares Pagefind's worker with them.
-    if (engine.warmed || engine.failed) return;
-    engine.warmed = true;
+    if (window.hfdSearch.warmedBy || engine.failed) return;
     window.hfdSearch.warmedBy = reason;
     const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 50));
     idle(() => { for (const lang of LANGS) instance(lang).catch(() => {}); });
