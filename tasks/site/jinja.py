@@ -16,8 +16,8 @@ from tasks.site.views import short_count, tag_label
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "base-uri 'none'; form-action 'none'")
 # The search page only: Pagefind's engine is WebAssembly ('wasm-unsafe-eval' lets the page compile it, and allows
-# nothing else: no eval, no inline script) and it fetches its index chunks from the site (connect-src 'self');
-# its web worker is a file of the site, allowed by script-src 'self'.
+# nothing else: no eval, no inline script) and it fetches its index chunks from the site (connect-src 'self').
+# It runs on the page itself (search.js: noWorker), so no worker-src is needed.
 SEARCH_CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; "
               "img-src 'self' data:; base-uri 'none'; form-action 'none'")
 

@@ -14,7 +14,7 @@ HTML-escaped; the page still inserts them as text nodes only (templates/static/s
 Pagefind has no incremental update, so the archive is split into one bundle per month (`pagefind/YYYY-MM/`),
 which the search page merges in the browser: a daily run rebuilds only its date's month, and only when that
 month's records changed (their hash is kept beside the bundle). Every bundle carries Pagefind's runtime
-(pagefind.js, its worker and WebAssembly, about 0.3 MB) since the page's primary index loads it from its own folder.
+(pagefind.js and its WebAssembly, about 0.25 MB) since the page's primary index loads it from its own folder.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ from tasks.storage import Storage
 
 INDEX_DIR = "pagefind"
 SIGNATURE = "hfdaily-index.sha256"  # beside the bundle: the hash of the records it was built from
-# Bundle files the page never loads: Pagefind's own UIs (this site has its own) and the playground.
-_UNUSED = ("pagefind-ui.", "pagefind-component-ui.", "pagefind-modular-ui.", "pagefind-highlight.", "playground/")
+# Bundle files the page never loads: Pagefind's own UIs (this site has its own), the playground, and the web
+# worker (the page runs the engine itself: templates/static/search.js, noWorker).
+_UNUSED = ("pagefind-ui.", "pagefind-component-ui.", "pagefind-modular-ui.", "pagefind-highlight.", "playground/",
+           "pagefind-worker.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,11 @@
     root.lang = lang;
     let pf;
     try {
-      pf = module.createInstance({ basePath: new URL(engine.bundles[0], location.href).href });
+      // noWorker: Pagefind's web worker runs the month indexes' searches one after the other and copies every
+      // result back to this page; a broad word matches thousands. On the page itself a broad word's search takes
+      // about half as long (docs/benchmarks.md), at the price of one busy stretch of 100-160 ms while the
+      // reader waits for its results anyway.
+      pf = module.createInstance({ basePath: new URL(engine.bundles[0], location.href).href, noWorker: true });
     } finally {
       root.lang = shown;
     }
@@ -95,7 +99,7 @@
     // The other languages' indexes (on a year's archive about 45 KB of metadata and a 70 KB WebAssembly engine
     // each) load once the reader's first search has its results (they read them meanwhile), or after a pause
     // without a search: a reader who switches language finds them loaded, and the first search, which the
-    // reader waits for with nothing on screen yet, never shares Pagefind's worker with them.
+    // reader waits for with nothing on screen yet, never shares the page's engine time with them.
     if (window.hfdSearch.warmedBy || engine.failed) return;
     window.hfdSearch.warmedBy = reason;
     const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 50));

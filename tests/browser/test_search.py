@@ -92,6 +92,8 @@ def ready(tab: Tab, url: str) -> Any:
 
 
 def test_search_finds_papers_in_every_language(http: str, tab: Tab) -> None:
+    workers: list[str] = []
+    tab.page.on("worker", lambda w: workers.append(w.url))
     page = ready(tab, f"{http}/search.html")
     assert page.evaluate("window.hfdSearch.state") == "ready"
     hits = search(page, "gamma")
@@ -110,6 +112,7 @@ def test_search_finds_papers_in_every_language(http: str, tab: Tab) -> None:
     until(page, "window.hfdSearch.state === 'done'")
     assert {h.split("?")[0].split("#")[0] for h, _ in search(page, "gamma")} == {"d/2025-01-21.html"}
     assert "scope=all" in page.url and "q=gamma" in page.url
+    assert workers == []  # the engine runs on the page (search.js: noWorker); its worker is not even shipped
     page.click(".result-title >> nth=0")
     page.wait_for_load_state("load")
     assert "/d/2025-01-21.html" in page.url
