@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,16 +50,29 @@ class LocalStorage(Storage):
 
     def list(self, prefix: str = "", *, recursive: bool = False) -> list[str]:
         folder = self._path(prefix) if prefix.strip("/") else self.root
-        if not folder.is_dir():
+        parts = folder.relative_to(self.root).parts
+        if any(part.startswith(".") for part in parts):
             return []
-        files = folder.rglob("*") if recursive else folder.iterdir()
-        keys = []
-        for path in files:
-            rel = path.relative_to(self.root)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-                continue
-            keys.append(rel.as_posix())
+        keys: list[str] = []
+        # os.scandir, not pathlib: a site's img/ holds a picture per paper of the archive, and a whole-site
+        # render lists it and the data dir's; the entries' types come with the listing, no stat() per file.
+        self._scan(str(folder), "/".join(parts), recursive, keys)
         return sorted(keys)
+
+    def _scan(self, folder: str, rel: str, recursive: bool, keys: list[str]) -> None:
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with entries:
+            for entry in entries:
+                if entry.name.startswith("."):  # lock files and temporary writes
+                    continue
+                key = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_file():
+                    keys.append(key)
+                elif recursive and entry.is_dir(follow_symlinks=False):
+                    self._scan(entry.path, key, recursive, keys)
 
     def delete(self, key: str) -> bool:
         path = self._path(key)
