@@ -24,7 +24,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -297,7 +297,7 @@ class Deployed:
              "--param", f"end={end}", "--param", f"max_parallel={max_parallel}", "--param", "use_deployments=true"],
             cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120)
         run_id = next(line.split("UUID:")[1].strip() for line in out.stdout.splitlines() if "UUID:" in line)
-        began = time.monotonic()
+        began, since = time.monotonic(), datetime.now(UTC)
         with TreeMemorySampler(self.worker.pid) as mem, \
                 temporary_settings(updates={PREFECT_API_URL: self.env["PREFECT_API_URL"]}), \
                 get_client(sync_client=True) as client:
@@ -309,9 +309,36 @@ class Deployed:
                 if time.monotonic() - began > timeout:
                     raise RuntimeError(f"backfill {start}..{end} still {run.state_name} after {timeout:g} s")
                 time.sleep(2)
+            wall_s = time.monotonic() - began
             members = peak_roles(mem.peak_tree, self.worker.pid, mem.peak_at, client)
-        return {"state": run.state_name, "wall_s": time.monotonic() - began, "peak_tree_rss_mb": mem.peak / 2**20,
-                "peak_tree_processes": mem.peak_processes, "peak_members": members}
+            exits = exit_delays(client, since, skip=run_id)
+        return {"state": run.state_name, "wall_s": wall_s, "peak_tree_rss_mb": mem.peak / 2**20,
+                "peak_tree_processes": mem.peak_processes, "peak_members": members, "exit_s": exits}
+
+
+def exit_delays(client: Any, since: datetime, skip: str) -> list[float]:
+    """How long each flow-run process (but `skip`'s) lived on after its run was final: the time of its worker's
+    report that it exited (tasks/run_exit.py) minus the run's end time, in seconds."""
+    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
+
+    from tasks.run_exit import EXECUTED
+
+    page = client.read_events(EventFilter(
+        occurred=EventOccurredFilter(since=since, until=datetime.now(UTC) + timedelta(hours=1)),
+        event=EventNameFilter(name=[EXECUTED])), limit=50)
+    events = list(page.events)
+    while page.next_page:
+        page = client.read_events_page(page.next_page)
+        events += page.events
+    out = []
+    for event in events:
+        ids = [r.id.removeprefix("prefect.flow-run.") for r in event.related if r.id.startswith("prefect.flow-run.")]
+        if not ids or ids[0] == skip:
+            continue
+        run = client.read_flow_run(ids[0])
+        if run.end_time is not None:
+            out.append((event.occurred - run.end_time).total_seconds())
+    return sorted(out)
 
 
 def peak_roles(tree: list[Member], worker: int, at: float, client: Any) -> list[dict[str, Any]]:
@@ -553,6 +580,13 @@ def rows(res: dict[str, Any], small_days: int, backfill_days: int) -> list[Row]:
                     f"{big['peak_tree_processes']} processes: **{g:+.1%}** ({small['state']}/{big['state']}, "
                     f"{big['wall_s']:.0f} s for {backfill_days} dates)",
                     f"≤ +{TARGETS['rss_growth']:.0%}", g <= TARGETS["rss_growth"] and big["state"] == "Completed"))
+    for days in (small_days, backfill_days):
+        if (run := res.get(f"deployed_{days}")) and (exits := run.get("exit_s")):
+            out.append((f"S3 · deployment mode, {days} dates: a date run's process exits this long after its run is "
+                        f"final (the worker's reports)",
+                        f"median **{exits[len(exits) // 2]:.1f} s**, 90th percentile "
+                        f"{exits[min(len(exits) - 1, int(len(exits) * 0.9))]:.1f} s, longest **{exits[-1]:.1f} s** "
+                        f"over {len(exits)} runs", "info", None))
     for days in (small_days, backfill_days):
         if (run := res.get(f"deployed_{days}")) and run.get("peak_members"):
             flows = [e for e in run["peak_members"] if e["role"] != "worker"]

@@ -80,6 +80,12 @@ class SharedBudget(Protocol):
 
     def settle(self, delta: Mapping[str, float]) -> None: ...
 
+    def prime(self) -> None: ...
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 @dataclass
 class PacerStats:
@@ -277,3 +283,9 @@ def pacer_for(provider: str, budget: Mapping[str, float], max_in_flight: int) ->
         if key not in _pacers:
             _pacers[key] = ProviderPacer(provider, budget, max_in_flight)
         return _pacers[key]
+
+
+def all_pacers() -> list[ProviderPacer]:
+    """Every pacer of this process (the runner opens and closes their shared budgets)."""
+    with _pacers_lock:
+        return list(_pacers.values())

@@ -347,19 +347,30 @@ def configure(settings: Settings, max_cost: float | None = None, key: str | None
     runtime = LLMRuntime(settings, UsageMeter(max_cost if max_cost is not None else settings.max_cost),
                          batch=batch, date=date)
     runtime.preload()
-    for provider, budget in shared_budgets(settings).items():
-        pacer = runtime.pacers[provider]
-        if pacer.shared is None:  # a process keeps one reservoir per provider
-            pacer.shared = budget
-            budget.prime()
+    budgets = shared_budgets(settings)  # asks the server (at most once a minute): outside the lock
     with _runtime_lock:
+        for provider, budget in budgets.items():
+            pacer = runtime.pacers[provider]
+            if pacer.shared is None:  # a process keeps one reservoir per provider
+                pacer.shared = budget
+            pacer.shared.open()  # closed if this process's last run released its runtime
         _runtimes[_run_key() if key is None else key] = runtime
+    for provider in budgets:
+        runtime.pacers[provider].shared.prime()  # type: ignore[union-attr]
     return runtime
 
 
 def release(key: str | None = None) -> None:
+    """Drop a run's runtime. The last run of the process also closes the shared budgets' top-ups: a top-up still
+    waiting for the server must not outlive the LLM work (the process could not exit before it ends)."""
+    from tasks.llm.pacing import all_pacers
+
     with _runtime_lock:
         _runtimes.pop(_run_key() if key is None else key, None)
+        if not _runtimes:
+            for pacer in all_pacers():
+                if pacer.shared is not None:
+                    pacer.shared.close()
 
 
 def current() -> LLMRuntime:

@@ -16,9 +16,19 @@ The limits must exist: the server does not create missing ones (an unknown name 
 (`ensure_limits`) creates or updates them from the settings; run it next to `prefect deploy`. A run looks for them
 once: without a server (PREFECT_API_URL unset) or without the limits, the in-process pacer alone governs, and the
 log says so once. A call takes slots from a small prepaid reservoir that a background thread keeps topped up, one
-`rate_limit` round trip per chunk (half a second of the budget): a process asks the server a few times a second,
-not once per call, and a call waits for the server only when the shared budget is spent. If the server is slow or
-down, the provider falls back to in-process pacing for a minute (logged once) and the run goes on.
+round trip per chunk (half a second of the budget): a process asks the server a few times a second, not once per
+call, and a call waits for the server only when the shared budget is spent. If the server is slow or down (no
+slots within a minute, or an error), the provider falls back to in-process pacing for a minute (logged once) and
+the run goes on.
+
+The round trip is the request Prefect's `rate_limit` makes (`increment_concurrency_slots`, mode rate_limit), sent
+from the refill thread itself, and a refusal's Retry-After is waited out here. Prefect's `rate_limit` would queue
+it on a service of Prefect's global event loop, which the interpreter drains at exit: a top-up still refused when a
+run's last call was made held its process up to the full minute after the run was final. Here the wait is on an
+event that `close()` sets: the runner closes a process's reservoirs when its last run releases its runtime (and
+opens them for the next), so a top-up ends at once and nothing is left for the exit to wait for. Waiting out the
+server's Retry-After, never asking sooner, also matters for the budget: a refused request restarts the limit's
+decay clock without decaying it, so asking more often than told would starve the asker.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +52,7 @@ CHUNK_S = 0.5  # a refill takes this many seconds of the budget
 BURST_S = 2.0  # the shared bucket holds this many seconds of the budget (at least one call's worth)
 MIN_TOKENS_CAPACITY = 16_000  # a single call may need this many tokens in one go
 ACQUIRE_TIMEOUT_S = 60.0  # longer than this waiting for the server: treat it as down
+REQUEST_TIMEOUT_S = 20.0  # one round trip; the deadline above is checked after each
 COOL_DOWN_S = 60.0  # after a failure, pace in-process this long before asking the server again
 LOOKUP_EVERY_S = 60.0  # how long one look-up of which limits exist holds
 
@@ -107,28 +118,111 @@ def ensure_limits(settings: Settings, client: Any) -> list[tuple[LimitSpec, str]
     return done
 
 
+class ServerSlots:
+    """Rate-limit slots asked of the Prefect server, one request at a time, on a client of its own (thread-safe).
+
+    The client is kept while the budget is open (making one costs ~50 ms). `close()` detaches it; a request still
+    in flight on it finishes in its own (daemon) thread and closes it, so closing never waits for the server.
+    """
+
+    def __init__(self) -> None:
+        self._current: _Client | None = None
+        self._lock = threading.Lock()
+
+    def ask(self, name: str, slots: int) -> float | None:
+        """None if the server granted `slots` of limit `name`; else the seconds it says to wait before asking again.
+        Raises when the server cannot answer or has no such limit."""
+        import httpx
+
+        with self._lock:
+            if self._current is None:
+                from prefect.client.orchestration import get_client
+
+                # Settings of its own: never the flow run's context client, which closes with the run.
+                client = get_client(sync_client=True, httpx_settings={"timeout": REQUEST_TIMEOUT_S})
+                client.__enter__()
+                self._current = _Client(client)
+            held = self._current
+            held.users += 1
+        try:
+            response = held.client.increment_concurrency_slots(names=[name], slots=slots, mode="rate_limit")
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 423:  # 423 Locked: spent for now
+                raise
+            return max(0.0, float(exc.response.headers.get("Retry-After", 1.0)))
+        finally:
+            with self._lock:
+                held.users -= 1
+                last = held.detached and not held.users
+            if last:
+                held.client.__exit__(None, None, None)
+        if not response.json():
+            raise LookupError(f"the Prefect server has no limit {name}")
+        return None
+
+    def close(self) -> None:
+        """Detach the client: closed now if idle, else by the request in flight once it ends."""
+        with self._lock:
+            held, self._current = self._current, None
+            if held is None:
+                return
+            held.detached = True
+            idle = not held.users
+        if idle:
+            held.client.__exit__(None, None, None)
+
+
+@dataclass
+class _Client:
+    client: Any
+    users: int = 0  # requests in flight on it
+    detached: bool = False  # closed by the budget: the last request closes it
+
+
 class SharedBudget:
     """One provider's budgets on the Prefect server, drawn through a local prepaid reservoir (thread-safe).
 
     A background thread keeps at least a chunk of every budget prepaid, so a call waits for the server only when
-    the shared budget itself is spent, not for a round trip.
+    the shared budget itself is spent, not for a round trip. `close()` stops the top-ups (a closed budget leaves
+    calls to the in-process pacer); `open()` resumes them.
     """
 
     def __init__(self, provider: str, limits: Mapping[str, LimitSpec], budget: Mapping[str, float],
-                 rate_limit: Any = None) -> None:
+                 ask: Callable[[str, int], float | None] | None = None) -> None:
         self.provider = provider
         self.limits = dict(limits)
         self.chunk = {k: max(1.0, budget[k] / 60.0 * CHUNK_S) for k in self.limits}
         self.balance = dict.fromkeys(self.limits, 0.0)
         self.round_trips = 0
         self.round_trip_s = 0.0
+        self.refused = 0  # requests the server refused (spent for now)
         self.waited_s = 0.0  # time calls spent waiting for the reservoir
-        self._rate_limit = rate_limit
+        self._server = ServerSlots() if ask is None else None
+        self._ask = ask or self._server.ask  # type: ignore[union-attr]
         self._cond = threading.Condition()
         self._need = dict.fromkeys(self.limits, 0.0)  # the most a waiting call needs
         self._off_until = 0.0
         self._refilling: set[str] = set()  # budgets a refill thread is topping up
+        self._closed = threading.Event()  # a fresh one per open period: a refill watches the one it began under
         self._warned = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def open(self) -> None:
+        """Top up again (a run starts in this process)."""
+        with self._cond:
+            if self._closed.is_set():
+                self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop topping up: a refill in flight ends now, its Retry-After wait cut short (no run needs it)."""
+        with self._cond:
+            self._closed.set()
+            self._cond.notify_all()
+        if self._server is not None:
+            self._server.close()
 
     def prime(self) -> None:
         """Start prepaying now, before the first call needs it (the run's feed and PDFs come first)."""
@@ -140,12 +234,12 @@ class SharedBudget:
         need = {k: cost.get(k, 0.0) for k in self.limits}
         began = time.monotonic()
         with self._cond:
-            while time.monotonic() >= self._off_until and any(self.balance[k] < need[k] for k in need):
+            while self._drawing() and any(self.balance[k] < need[k] for k in need):
                 for k in need:
                     self._need[k] = max(self._need[k], need[k])
                 self._start_refill()
                 self._cond.wait(1.0)
-            if time.monotonic() >= self._off_until:
+            if self._drawing():
                 for k in need:
                     self.balance[k] -= need[k]
             self.waited_s += time.monotonic() - began
@@ -158,34 +252,42 @@ class SharedBudget:
                 self.balance[kind] -= delta.get(kind, 0.0)
 
     # -- the refill thread -----------------------------------------------------------------------------------
+    def _drawing(self) -> bool:
+        """Whether calls draw on the server's budget now (open, not cooling down after a failure). Holds `_cond`."""
+        return not self._closed.is_set() and time.monotonic() >= self._off_until
+
     def _short(self) -> dict[str, float]:
         """Per budget, how much to prepay now to hold a chunk beyond what waiting calls need (0: enough)."""
         return {k: max(0.0, self.chunk[k] + self._need[k] - self.balance[k]) for k in self.limits}
 
     def _start_refill(self) -> None:
         """One refill thread per budget that is short (the budgets' round trips overlap)."""
-        if time.monotonic() < self._off_until:
+        if not self._drawing():
             return
         for kind, short in self._short().items():
             if short > 0 and kind not in self._refilling:
                 self._refilling.add(kind)
                 # With the caller's context: Prefect's settings (the API's address) may live in it.
-                threading.Thread(target=contextvars.copy_context().run, args=(self._refill, kind),
+                threading.Thread(target=contextvars.copy_context().run, args=(self._refill, kind, self._closed),
                                  name=f"shared-{self.provider}-{kind}", daemon=True).start()
 
-    def _refill(self, kind: str) -> None:
+    def _refill(self, kind: str, closed: threading.Event) -> None:
         try:
             while True:
                 with self._cond:
                     units = self._short()[kind]
-                    if units <= 0 or time.monotonic() < self._off_until:
+                    if units <= 0 or closed.is_set() or time.monotonic() < self._off_until:
                         return
-                got = self._acquire(self.limits[kind], max(units, self.chunk[kind]))
+                got = self._acquire(self.limits[kind], max(units, self.chunk[kind]), closed)
                 with self._cond:
-                    self.balance[kind] += got
+                    self.balance[kind] += got  # paid for: kept for the next call, even once closed
                     self._need[kind] = 0.0  # waiting calls state it again
                     self._cond.notify_all()
+        except _Closed:
+            pass
         except Exception as exc:  # slow, down, or a limit deleted: local pacing only, for a while
+            if closed.is_set():  # the request failed because the budget was closed under it
+                return
             with self._cond:
                 self._off_until = time.monotonic() + COOL_DOWN_S
                 self.balance = dict.fromkeys(self.limits, 0.0)
@@ -200,18 +302,29 @@ class SharedBudget:
                 self._refilling.discard(kind)
                 self._cond.notify_all()
 
-    def _acquire(self, spec: LimitSpec, units: float) -> float:
-        """One `rate_limit` round trip; the units it prepaid."""
-        if self._rate_limit is None:
-            from prefect.concurrency.sync import rate_limit
-
-            self._rate_limit = rate_limit
+    def _acquire(self, spec: LimitSpec, units: float, closed: threading.Event) -> float:
+        """Ask the server until it grants the slots for `units`, waiting out each refusal's Retry-After; the units
+        prepaid. TimeoutError after ACQUIRE_TIMEOUT_S without them; _Closed once `closed` is set."""
         slots = min(spec.limit, max(1, math.ceil(units * spec.slots_per_unit)))
         began = time.monotonic()
-        self._rate_limit(spec.name, occupy=slots, timeout_seconds=ACQUIRE_TIMEOUT_S, strict=True)
+        deadline = began + ACQUIRE_TIMEOUT_S
+        while True:
+            retry_after = self._ask(spec.name, slots)
+            if retry_after is None:
+                break
+            self.refused += 1
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {slots} slots of {spec.name} within {ACQUIRE_TIMEOUT_S:g} s")
+            if closed.wait(min(retry_after, left)):
+                raise _Closed
         self.round_trips += 1
         self.round_trip_s += time.monotonic() - began
         return slots / spec.slots_per_unit
+
+
+class _Closed(Exception):
+    """The budget was closed while a refill waited for the server."""
 
 
 _found: dict[str, Any] = {"at": -math.inf, "names": None, "said": False}

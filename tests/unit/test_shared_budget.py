@@ -1,8 +1,11 @@
-"""Budgets shared through Prefect global concurrency limits: the limits' shape, chunked draws, falling back."""
+"""Budgets shared through Prefect global concurrency limits: the limits' shape, chunked draws, refusals waited out,
+falling back, closing and reopening."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import pytest
 from prefect.exceptions import ObjectNotFound
@@ -61,14 +64,16 @@ def test_ensure_limits_creates_then_changes_only_what_differs(settings, tmp_path
     assert done["hfdaily-openai-rpm"] == "updated" and list(done.values()).count("updated") == 1
 
 
-def _budget(settings, rate_limit):
+def _budget(settings, ask):
+    """OpenAI's budgets; `ask(name, slots)` stands for the server: None grants, a number is a refusal's
+    Retry-After."""
     limits = {s.kind: s for s in specs(settings) if s.name.startswith("hfdaily-openai-")}
-    return SharedBudget("openai", limits, settings.budget("openai"), rate_limit=rate_limit)
+    return SharedBudget("openai", limits, settings.budget("openai"), ask=ask)
 
 
 def test_calls_draw_from_a_reservoir_topped_up_in_chunks_behind_them(settings):
     taken: list[tuple[str, int]] = []
-    budget = _budget(settings, lambda name, occupy, **kw: taken.append((name, occupy)))
+    budget = _budget(settings, lambda name, occupy: taken.append((name, occupy)))
     for _ in range(10):
         budget.take({"rpm": 1.0, "tpm": 700.0})
     _settled(budget)
@@ -86,8 +91,6 @@ def test_calls_draw_from_a_reservoir_topped_up_in_chunks_behind_them(settings):
 
 
 def _settled(budget: SharedBudget) -> None:
-    import time
-
     deadline = time.monotonic() + 5
     while budget._refilling and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -96,7 +99,7 @@ def _settled(budget: SharedBudget) -> None:
 def test_a_server_that_fails_means_local_pacing_for_a_while_said_once(settings, caplog, monkeypatch):
     calls = []
 
-    def down(name, occupy, **kw):
+    def down(name, occupy):
         calls.append(name)
         raise ConnectionError("connection refused")
 
@@ -121,3 +124,110 @@ def test_without_a_server_budgets_are_local(settings, monkeypatch, caplog):
     with caplog.at_level(logging.DEBUG):
         assert shared.shared_budgets(settings) == {}
     assert any("in this process only" in r.getMessage() for r in caplog.records)
+
+
+class SpentServer:
+    """A server whose rpm budget is spent: it refuses with a long Retry-After until told to grant."""
+
+    def __init__(self, retry_after: float = 30.0) -> None:
+        self.retry_after = retry_after
+        self.asked: list[tuple[str, float]] = []  # (limit, when)
+        self.grant = threading.Event()
+
+    def __call__(self, name: str, occupy: int) -> float | None:
+        self.asked.append((name, time.monotonic()))
+        return None if name.endswith("tpm") or self.grant.is_set() else self.retry_after
+
+
+def _waiting(budget: SharedBudget, server: SpentServer) -> None:
+    """Prime it and wait until the rpm top-up is refused and waits out the Retry-After."""
+    budget.prime()
+    deadline = time.monotonic() + 5
+    while not any(n.endswith("rpm") for n, _ in server.asked) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "rpm" in budget._refilling
+
+
+def test_closing_ends_a_top_up_waiting_for_the_server_at_once_and_starts_none(settings, caplog):
+    server = SpentServer(retry_after=30.0)
+    budget = _budget(settings, server)
+    _waiting(budget, server)
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        budget.close()
+        _settled(budget)
+    assert not budget._refilling and time.monotonic() - began < 1.0  # not the 30 s Retry-After
+    assert not caplog.records, "closing is not the server failing"
+    asked = len(server.asked)
+    budget.take({"rpm": 1.0, "tpm": 100.0})  # a stray call once closed: paced in-process, no round trip
+    budget.prime()
+    time.sleep(0.1)
+    assert len(server.asked) == asked and not budget._refilling and budget.closed
+
+
+def test_a_refusal_is_waited_out_as_told_not_taken_for_a_server_failure(settings, caplog, monkeypatch):
+    server = SpentServer(retry_after=0.2)
+    budget = _budget(settings, server)
+    with caplog.at_level(logging.WARNING):
+        _waiting(budget, server)
+        time.sleep(0.7)
+        server.grant.set()
+        granted = time.monotonic()
+        budget.take({"rpm": 1.0, "tpm": 100.0})
+        _settled(budget)
+    refused = [when for name, when in server.asked if name.endswith("rpm") and when < granted]
+    # asked again only once each Retry-After passed: a refusal restarts the limit's decay clock on the server
+    assert len(refused) >= 3 and all(b - a >= 0.19 for a, b in zip(refused, refused[1:], strict=False))
+    assert budget.refused >= 3 and budget._off_until == 0.0 and not caplog.records
+    assert budget.balance["rpm"] >= budget.chunk["rpm"] - 1.0
+
+
+def test_refused_for_longer_than_the_timeout_means_down(settings, caplog, monkeypatch):
+    monkeypatch.setattr(shared, "ACQUIRE_TIMEOUT_S", 0.3)
+    server = SpentServer(retry_after=0.1)
+    budget = _budget(settings, server)
+    with caplog.at_level(logging.WARNING):
+        budget.take({"rpm": 1.0, "tpm": 100.0})  # waits for the reservoir until the server counts as down
+        _settled(budget)
+    assert budget._off_until > time.monotonic() and budget.refused >= 2
+    assert sum("pacing in-process" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_reopened_budget_tops_up_again(settings):
+    server = SpentServer(retry_after=30.0)
+    budget = _budget(settings, server)
+    _waiting(budget, server)
+    budget.close()
+    _settled(budget)
+    server.grant.set()
+    budget.open()
+    began = time.monotonic()
+    budget.take({"rpm": 1.0, "tpm": 100.0})  # drawn from the server again
+    _settled(budget)
+    assert time.monotonic() - began < 2 and budget.round_trips >= 2 and not budget.closed
+    assert budget.balance["rpm"] >= budget.chunk["rpm"] - 1.0
+
+
+def test_the_last_run_released_closes_the_processs_budgets_and_the_next_run_reopens_them(settings, monkeypatch):
+    from tasks.llm import pacing, runner
+
+    server = SpentServer(retry_after=30.0)
+    budget = _budget(settings, server)
+    monkeypatch.setattr(shared, "shared_budgets", lambda s: {"openai": budget})
+    pacer = pacing.pacer_for("openai", {"rpm": 7.0, "tpm": 7.0}, 1)  # this test's own
+    monkeypatch.setattr(runner, "pacer_for", lambda p, b, n: pacer if p == "openai" else pacing.pacer_for(p, b, n))
+    monkeypatch.setattr(runner, "_runtimes", {})
+    try:
+        runner.configure(settings, key="a")
+        runner.configure(settings, key="b")
+        assert pacer.shared is budget and not budget.closed
+        runner.release("a")
+        assert not budget.closed  # run b still calls
+        runner.release("b")
+        assert budget.closed
+        runner.configure(settings, key="c")
+        assert not budget.closed
+        runner.release("c")
+    finally:
+        pacer.shared = None
+        budget.close()
